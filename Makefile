@@ -1,0 +1,46 @@
+# Two commands for a fresh machine with Python 3.11 and pip:
+#   make run    the main job (synthetic data -> shards -> train -> evaluate -> export) via MLflow
+#   make test   the test suite on the TensorFlow, JAX and PyTorch backends
+PYTHON ?= python3.11
+ifeq (, $(shell command -v $(PYTHON) 2>/dev/null))
+PYTHON := python3
+endif
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; override for a CUDA machine, e.g. make TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+BACKENDS ?= tensorflow jax torch
+KERAS_BACKEND ?= tensorflow
+export KERAS_BACKEND
+
+.PHONY: venv run test test-backend ui bench clean
+
+$(BIN)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db} \
+	  $(BIN)/mlflow run . --env-manager local -P backend=$(KERAS_BACKEND)
+
+# Backend-independent tests run once; everything else once per backend.
+test: venv
+	$(BIN)/python -m pytest -q -m backend_independent
+	@set -e; for b in $(BACKENDS); do \
+	  echo "=== KERAS_BACKEND=$$b"; \
+	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q -m "not backend_independent and not slow"; \
+	done
+
+test-backend: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+ui: venv
+	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db}
+
+clean:
+	rm -rf $(VENV) mlruns mlruns.db runs *.egg-info

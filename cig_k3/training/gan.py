@@ -1,0 +1,161 @@
+"""The conditional GAN trainer: one `keras.Model` whose losses are written once in keras.ops.
+
+The gradient mechanics live in three small files, `_tensorflow.py`, `_jax.py` and
+`_torch.py`, the way Keras keeps its own trainers apart. Each runs the same step:
+
+1. generator step: fake = G(condition); losses from `generator_losses`; update G;
+2. discriminator step on the same (detached) fake and the discriminator of step 1;
+   losses from `discriminator_losses`, which go through the discriminator's compiled loss
+   (`discriminator.compile(loss="mse")` for LSGAN) via `discriminator.compute_loss`; update D.
+
+Both updates use the networks as they were at the start of the step, i.e. simultaneous
+gradient descent as in the TensorFlow pix2pix tutorial, and G runs forward once per step.
+Subclasses for other systems (attention, MixLC, Pix2PixHD, ...) override the two loss
+methods and `loss_names`; losses are returned as named dicts and logged by name.
+"""
+
+import importlib
+
+import keras
+from keras import ops
+
+from cig_k3.losses import adversarial
+from cig_k3.training.optimizer import GANOptimizer
+
+
+def _backend_step_module():
+    name = {"tensorflow": "_tensorflow", "jax": "_jax", "torch": "_torch"}.get(keras.backend.backend())
+    if name is None:
+        raise ValueError(f"KERAS_BACKEND={keras.backend.backend()!r} is not supported; use tensorflow, jax or torch")
+    return importlib.import_module(f"cig_k3.training.{name}")
+
+
+def psnr_batch(target, fake):
+    """Mean PSNR in dB of images in [-1, 1], computed on [0, 1] (data range 1)."""
+    mse = ops.mean(ops.square((target - fake) / 2.0), axis=(1, 2, 3))
+    return ops.mean(10.0 * ops.log(1.0 / ops.maximum(mse, 1e-10)) / ops.log(10.0))
+
+
+class ConditionalGAN(keras.Model):
+    """Generator + discriminator trained together with `fit` on any Keras backend.
+
+    Args:
+        generator: maps a condition batch to an image batch in [-1, 1].
+        discriminator: maps [condition, image] to real/fake logits.
+        adversarial: "lsgan" (default, discriminator compiled with "mse"), "bce" or "hinge".
+        l1_weight: gamma in  g_total = g_adv + gamma * MAE(fake, target)  (seed 000: 100).
+
+    Example:
+        >>> gan = ConditionalGAN(UNetGenerator(3, 1, 8, 3), PatchGANDiscriminator(3, 1, 8, 3))
+        >>> gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+        >>> gan.fit(batches, steps_per_epoch=10)
+
+    Reference: Isola et al., "Image-to-Image Translation with Conditional Adversarial
+    Networks", CVPR 2017.
+    """
+
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_total")
+    validation_names = ("l1", "psnr")
+
+    def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, **kwargs):
+        super().__init__(**kwargs)
+        if adversarial not in adversarial_losses():
+            raise ValueError(f"unknown adversarial loss {adversarial!r}; choose one of {adversarial_losses()}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.adversarial = adversarial
+        self.l1_weight = float(l1_weight)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
+        self._step = _backend_step_module()
+
+    # -- Keras plumbing -------------------------------------------------------------------
+    def call(self, condition, training=False):
+        return self.generator(condition, training=training)
+
+    def compile(self, generator_optimizer, discriminator_optimizer, discriminator_loss=None, **kwargs):
+        """Compile D with its own loss, and the GAN with both optimisers in one container."""
+        self.discriminator.compile(loss=discriminator_loss or adversarial.discriminator_loss(self.adversarial))
+        # Build the compiled loss eagerly, outside any traced step.
+        self.discriminator.compute_loss(y=ops.ones((1, 2, 2, 1)), y_pred=ops.zeros((1, 2, 2, 1)))
+        optimizer = GANOptimizer(generator_optimizer, discriminator_optimizer)
+        optimizer.build_for(self.generator.trainable_variables, self.discriminator.trainable_variables)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    @property
+    def generator_optimizer(self):
+        return self.optimizer.generator_optimizer
+
+    @property
+    def discriminator_optimizer(self):
+        return self.optimizer.discriminator_optimizer
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), *self.validation_trackers.values()]
+
+    def train_step(self, *args):
+        return self._step.train_step(self, *args)
+
+    def test_step(self, *args):
+        return self._step.test_step(self, *args)
+
+    # -- The losses, once, in keras.ops -----------------------------------------------------
+    def generator_losses(self, condition, target, training=True):
+        """Return ({"g_adv", "g_l1", "g_total"}, fake)."""
+        fake = self.generator(condition, training=training)
+        fake_logits = self.discriminator([condition, fake], training=training)
+        g_adv = adversarial.generator_adversarial(self.adversarial, self.discriminator, fake_logits)
+        g_l1 = ops.mean(ops.abs(ops.cast(target, fake.dtype) - fake))
+        return {"g_adv": g_adv, "g_l1": g_l1, "g_total": g_adv + self.l1_weight * g_l1}, fake
+
+    def discriminator_losses(self, condition, target, fake, training=True):
+        """Return {"d_real", "d_fake", "d_loss"} through the discriminator's compiled loss."""
+        real_logits = self.discriminator([condition, target], training=training)
+        fake_logits = self.discriminator([condition, fake], training=training)
+        d_real = self.discriminator.compute_loss(y=adversarial.real_targets(real_logits), y_pred=real_logits)
+        d_fake = self.discriminator.compute_loss(y=adversarial.fake_targets(fake_logits), y_pred=fake_logits)
+        # Halved as in pix2pix, to slow D relative to G.
+        return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}
+
+    def validation_metrics(self, condition, target):
+        fake = self.generator(condition, training=False)
+        target = ops.cast(target, fake.dtype)
+        return {"l1": ops.mean(ops.abs(target - fake)), "psnr": psnr_batch(target, fake)}
+
+    def update_trackers(self, values, trackers=None):
+        trackers = self.trackers if trackers is None else trackers
+        for name, tracker in trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in trackers.items()}
+
+    # -- Saving -----------------------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "adversarial": self.adversarial,
+            "l1_weight": self.l1_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        generator = keras.saving.deserialize_keras_object(config.pop("generator"), custom_objects=custom_objects)
+        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"), custom_objects=custom_objects)
+        return cls(generator, discriminator, **config)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+
+def adversarial_losses():
+    return adversarial.ADVERSARIAL_LOSSES
+
+
+def split_batch(data):
+    """(condition, target[, extra...]) from a batch as the data stream yields it."""
+    if isinstance(data, (tuple, list)) and len(data) >= 2:
+        return data[0], data[1]
+    raise ValueError("a GAN batch must be a (condition, target) pair")

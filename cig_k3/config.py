@@ -69,7 +69,7 @@ class TrainConfig:
     sample_every: int = 0  # steps between sample grids; 0 = once per epoch
     num_samples: int = 3  # dropout samples per condition in the grid
     nan_policy: str = "stop"
-    verbose: int = 1
+    verbose: int = -1  # Keras fit verbosity; -1: progress bar on a terminal, one line per epoch otherwise
 
     def validate(self):
         """Raise one clear ValueError per bad option."""

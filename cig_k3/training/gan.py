@@ -68,6 +68,7 @@ class ConditionalGAN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
         self._step = _backend_step_module()
+        self.built = True  # both networks are functional models, built at construction
 
     # -- Keras plumbing -------------------------------------------------------------------
     def call(self, condition, training=False):
@@ -123,6 +124,10 @@ class ConditionalGAN(keras.Model):
         target = ops.cast(target, fake.dtype)
         return {"l1": ops.mean(ops.abs(target - fake)), "psnr": psnr_batch(target, fake)}
 
+    def display_outputs(self, condition):
+        """Extra named (N, H, W, C) outputs for sample grids (e.g. attention masks)."""
+        return []
+
     def update_trackers(self, values, trackers=None):
         trackers = self.trackers if trackers is None else trackers
         for name, tracker in trackers.items():
@@ -145,9 +150,6 @@ class ConditionalGAN(keras.Model):
         generator = keras.saving.deserialize_keras_object(config.pop("generator"), custom_objects=custom_objects)
         discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"), custom_objects=custom_objects)
         return cls(generator, discriminator, **config)
-
-    def build(self, input_shape=None):
-        self.built = True
 
 
 def adversarial_losses():

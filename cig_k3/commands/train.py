@@ -1,0 +1,108 @@
+"""`cig train`: train a preset on shards; the MLproject `train` entry point calls this too."""
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("cig.train")
+
+
+def add_arguments(parser):
+    parser.add_argument("--data", required=True, help="folder of shards with manifest.json (cig prepare)")
+    parser.add_argument("--preset", default="cig", help="model preset (cig, pix2pix, ...)")
+    parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--crop", type=int, default=None)
+    parser.add_argument("--precision", default=None, help="float32 | mixed_bfloat16 | mixed_float16")
+    parser.add_argument("--jit", default=None, help="auto | on | off (XLA on TF/JAX, torch.compile on torch)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="data loader worker processes")
+    parser.add_argument("--adversarial", default=None, help="lsgan | bce | hinge")
+    parser.add_argument("--l1-weight", type=float, default=None, help="gamma in g_adv + gamma * MAE")
+    parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
+    parser.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (TTUR)")
+    parser.add_argument("--decay-epochs", type=int, default=None, help="pix2pix linear decay over the last N epochs")
+    parser.add_argument("--sample-every", type=int, default=None, help="steps between sample grids (0: each epoch)")
+    parser.add_argument("--nan-policy", default=None, help="stop | rollback")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run from its checkpoint")
+    parser.add_argument("--tracking", choices=("mlflow", "none"), default="mlflow",
+                        help="log the run to MLflow (MLFLOW_TRACKING_URI) or not")
+    parser.add_argument("--run-name", default=None, help="MLflow run name (default says what differs)")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("train", help="train a GAN preset on prepared shards")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def overrides_from_args(args):
+    """Only the options given on the command line override the preset."""
+    pairs = {
+        ("data", "shards"): args.data,
+        ("data", "batch_size"): args.batch_size,
+        ("data", "crop"): args.crop,
+        ("data", "workers"): args.workers,
+        ("loss", "adversarial"): args.adversarial,
+        ("loss", "l1_weight"): args.l1_weight,
+        ("optimizer", "generator_learning_rate"): args.g_lr,
+        ("optimizer", "discriminator_learning_rate"): args.d_lr,
+        ("optimizer", "decay_epochs"): args.decay_epochs,
+        ("epochs",): args.epochs,
+        ("steps_per_epoch",): args.steps_per_epoch,
+        ("precision",): args.precision,
+        ("jit",): args.jit,
+        ("seed",): args.seed,
+        ("sample_every",): args.sample_every,
+        ("nan_policy",): args.nan_policy,
+        ("out",): args.out,
+    }
+    overrides = {}
+    for path, value in pairs.items():
+        if value is None:
+            continue
+        target = overrides
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    if args.no_augment:
+        overrides.setdefault("data", {})["augment"] = False
+    return overrides
+
+
+def config_from_args(args):
+    from cig_k3.config import TrainConfig, _merge, config_from_preset
+
+    overrides = overrides_from_args(args)
+    if args.resume:
+        saved = Path(args.resume) / "config.json"
+        if not saved.exists():
+            raise FileNotFoundError(f"{saved}: --resume needs a run folder written by cig train")
+        values = _merge(json.loads(saved.read_text()), overrides)
+        values["out"] = str(args.resume)
+        return TrainConfig.from_dict(values).validate()
+    overrides.setdefault("out", f"runs/{args.preset}")
+    return config_from_preset(args.preset, overrides)
+
+
+def run(args):
+    from cig_k3.training import train
+
+    config = config_from_args(args)
+    callbacks, finish = [], None
+    if args.tracking == "mlflow":
+        from cig_k3 import tracking
+
+        callbacks, finish = tracking.training_callbacks(config, run_dir=config.out, run_name=args.run_name)
+    try:
+        result = train(config, resume=args.resume, callbacks=callbacks)
+    finally:
+        if finish is not None:
+            finish()
+    log.info("trained %d epochs (%d steps); generator at %s", result.epochs_done, result.steps_done,
+             result.generator_path)
+    return 0

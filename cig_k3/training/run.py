@@ -1,0 +1,204 @@
+"""`train(config)`: data stream -> GAN -> fit -> RUN_DIR with checkpoints and saved models.
+
+This module is the one code path behind `cig train`, the MLproject entry points and the
+benchmarks. It never imports mlflow: tracking comes in as extra Keras callbacks.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cig_k3.config import TrainConfig
+from cig_k3.models import build_discriminator, build_generator
+from cig_k3.training import callbacks as cb
+from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint
+from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.schedules import LinearDecay
+
+log = logging.getLogger(__name__)
+
+GANS = {"conditional": ConditionalGAN}
+
+
+class TrainingDiverged(ValueError):
+    """Losses became NaN or Inf; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    generator_path: Path
+    history: dict
+    epochs_done: int
+    steps_done: int
+
+
+def build_gan(config, condition_channels, target_channels):
+    """Generator, discriminator and the GAN that ties them, from a TrainConfig."""
+    model = config.model
+    if model.gan not in GANS:
+        raise ValueError(f"unknown gan {model.gan!r}; choose one of {sorted(GANS)}")
+    generator = build_generator(
+        model.generator, in_channels=condition_channels, out_channels=target_channels,
+        seed=config.seed, **model.generator_args,
+    )
+    discriminator = build_discriminator(
+        model.discriminator, condition_channels=condition_channels, image_channels=target_channels,
+        **model.discriminator_args,
+    )
+    multiple = getattr(generator, "size_multiple", 1)
+    if config.data.crop % multiple:
+        raise ValueError(
+            f"--crop {config.data.crop} is not a multiple of {multiple}, which the "
+            f"{model.generator} generator of preset {config.preset!r} needs"
+        )
+    return GANS[model.gan](
+        generator, discriminator, adversarial=config.loss.adversarial, l1_weight=config.loss.l1_weight,
+        **config.loss.extra,
+    )
+
+
+def make_optimizers(config, learning_rate_scale=1.0):
+    opt = config.optimizer
+    total = config.epochs * config.steps_per_epoch
+    decay = opt.decay_epochs * config.steps_per_epoch
+
+    def adam(learning_rate):
+        learning_rate *= learning_rate_scale
+        if decay:
+            learning_rate = LinearDecay(learning_rate, total - decay, decay)
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+        if config.precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    return adam(opt.generator_learning_rate), adam(opt.discriminator_learning_rate)
+
+
+def jit_setting(mode):
+    """--jit auto|on|off -> Keras' jit_compile: XLA on TF/JAX, torch.compile on torch."""
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    return keras.backend.backend() == "jax"
+
+
+def _atomic_save(model, path):
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _validation_arrays(stream, batches):
+    conditions, targets = [], []
+    for i, batch in enumerate(stream.epoch(0)):
+        if i >= batches:
+            break
+        conditions.append(batch[0])
+        targets.append(batch[1])
+    if not conditions:
+        return None
+    if isinstance(conditions[0], dict):
+        condition = {key: np.concatenate([c[key] for c in conditions]) for key in conditions[0]}
+    else:
+        condition = np.concatenate(conditions)
+    return condition, np.concatenate(targets)
+
+
+def _verbosity(verbose):
+    if verbose >= 0:
+        return verbose
+    return 1 if sys.stderr.isatty() else 2
+
+
+def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
+    """Train a GAN as configured; with `resume=RUN_DIR`, continue from its checkpoint.
+
+    Returns a TrainResult. Raises TrainingDiverged when losses become non-finite (after
+    rolling back, if `config.nan_policy == "rollback"`, up to three times).
+    """
+    from cig_k3.data import AugmentConfig, BatchStream, read_manifest
+
+    config.validate()
+    run_dir = Path(resume or config.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    keras.config.set_dtype_policy(config.precision)
+
+    manifest = read_manifest(config.data.shards)
+    if augment is None and config.data.augment:
+        augment = AugmentConfig()
+    mixing = None if config.data.mixing == "none" else config.data.mixing
+    stream = BatchStream(
+        config.data.shards, split="train", batch_size=config.data.batch_size, crop=config.data.crop,
+        augment=augment if config.data.augment else None, seed=config.seed, workers=config.data.workers,
+        mixing=mixing, steps_per_epoch=config.steps_per_epoch, shuffle_buffer=config.data.shuffle_buffer,
+    )
+    val_stream = BatchStream(
+        config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
+        augment=None, seed=config.seed, mixing=mixing,
+    )
+    validation = _validation_arrays(val_stream, config.data.validation_batches)
+
+    (run_dir / "config.json").write_text(config.to_json())
+    shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
+
+    learning_rate_scale, rollbacks = 1.0, 0
+    while True:
+        gan = build_gan(config, stream.condition_channels, stream.target_channels)
+        gan.compile(*make_optimizers(config, learning_rate_scale), jit_compile=jit_setting(config.jit))
+        initial_epoch, initial_step = 0, 0
+        if (run_dir / CHECKPOINT).exists() and (resume or rollbacks):
+            header = load_checkpoint(gan, run_dir)
+            initial_epoch, initial_step = header["epoch"], header["step"]
+            log.info("resuming %s at epoch %d, step %d", run_dir, initial_epoch, initial_step)
+
+        counter = cb.StepCounter(initial_step)
+        guard = cb.NaNGuard(counter)
+        sample_source = validation if validation is not None else next(iter(stream.epoch(0)))
+        condition, target = sample_source[0], sample_source[1]
+        if not isinstance(condition, dict):
+            condition, target = condition[:4], target[:4]
+        grid = cb.SampleGrid(
+            run_dir, condition, target, counter, every=config.sample_every, num_samples=config.num_samples,
+            condition_is_label=stream.task == "mask2image",
+        )
+        all_callbacks = [
+            counter, cb.Throughput(config.data.batch_size), guard,
+            cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict()}),
+            grid, cb.HistoryWriter(run_dir), *callbacks,
+        ]
+        history = {}
+        if initial_epoch < config.epochs:
+            history = gan.fit(
+                stream.forever(start_epoch=initial_epoch),
+                steps_per_epoch=config.steps_per_epoch, epochs=config.epochs, initial_epoch=initial_epoch,
+                validation_data=validation, validation_batch_size=config.data.batch_size,
+                callbacks=all_callbacks, verbose=_verbosity(config.verbose),
+            ).history
+        if guard.message is None:
+            break
+        kept = run_dir / CHECKPOINT
+        if config.nan_policy == "rollback" and kept.exists() and rollbacks < 3:
+            rollbacks += 1
+            learning_rate_scale *= 0.1
+            log.warning("%s; rolling back to %s with learning rates x%g", guard.message, kept, learning_rate_scale)
+            resume = run_dir
+            continue
+        where = f"the last good checkpoint {kept} is kept" if kept.exists() else "no checkpoint was written"
+        raise TrainingDiverged(f"training diverged: {guard.message}; {where}")
+
+    generator_path = _atomic_save(gan.generator, run_dir / "generator.keras")
+    _atomic_save(gan, run_dir / "gan.keras")
+    (run_dir / "samples_written.json").write_text(json.dumps([str(p) for p in grid.paths]))
+    return TrainResult(run_dir, generator_path, history, config.epochs, counter.step)

@@ -67,3 +67,17 @@ MANIFEST_KEYS = (
 
 SHARD_PATTERN = "{split}-{index:06d}.tar"
 MANIFEST = "manifest.json"
+
+# Optional keys data_prep also writes (readers may ignore them).
+SAMPLE_META_EXTRA_KEYS = (
+    "split",              # the split the sample belongs to
+    "label_path",         # mask2image: path of the mask, relative to the source folder
+    "source_stack_path",  # virtual_staining: the input stack file
+    "source_dtype",       # virtual_staining: dtype of source.tif
+    "window",             # virtual_staining: [y, x, height, width] of the tile in its field
+)
+MANIFEST_EXTRA_KEYS = (
+    "source_dtype",  # virtual_staining: dtype of source.tif, else null
+    "mask_type",     # mask2image: "instance" or "semantic" (what the source masks held)
+)
+# stats[kind] also holds "pixels" (pixels counted) and "sampled_pixels" (percentile subsample).

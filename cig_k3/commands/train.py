@@ -10,6 +10,8 @@ log = logging.getLogger("cig.train")
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="folder of shards with manifest.json (cig prepare)")
     parser.add_argument("--preset", default="cig", help="model preset (cig, pix2pix, ...)")
+    parser.add_argument("--config", default=None, metavar="JSON",
+                        help="a full config (as a run's config.json); options given here override it")
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--steps-per-epoch", type=int, default=None)
@@ -85,6 +87,15 @@ def config_from_args(args):
         values = _merge(json.loads(saved.read_text()), overrides)
         values["out"] = str(args.resume)
         return TrainConfig.from_dict(values).validate()
+    if args.config:
+        path = Path(args.config)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such config file")
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not a JSON config ({error})") from None
+        return TrainConfig.from_dict(_merge(values, overrides)).validate()
     overrides.setdefault("out", f"runs/{args.preset}")
     return config_from_preset(args.preset, overrides)
 

@@ -169,9 +169,15 @@ class SampleGrid(keras.callbacks.Callback):
         generator = self.model.generator
         columns = [("condition", self.condition), ("target", self.target)]
         columns += [(name, keras.ops.convert_to_numpy(images)) for name, images in self.model.display_outputs(self.condition)]
+        # Sampling draws from the dropout seed generators; put their states back afterwards
+        # so that a grid never changes the training that follows (resume equivalence).
+        seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
+        saved = [keras.ops.convert_to_numpy(v.value) for v in seeds]
         with sampling(generator):
             for k in range(self.num_samples):
                 columns.append((f"sample {k + 1}", keras.ops.convert_to_numpy(generator(self.condition, training=False))))
+        for variable, value in zip(seeds, saved):
+            variable.assign(value)
         grid = sample_grid(columns, self.condition_is_label)
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"epoch_{epoch + 1:03d}_step_{self.counter.step:07d}.png"

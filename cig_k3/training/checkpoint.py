@@ -64,6 +64,10 @@ def load_checkpoint(gan, run_dir):
                     " it was written by another configuration"
                 )
             for key, variable in zip(stored, variables):
+                if group == "optimizer" and variable.name == "learning_rate":
+                    # The learning rate comes from the config, so that a resume or a
+                    # rollback can lower it; schedules derive it from the iteration count.
+                    continue
                 value = data[key]
                 if tuple(value.shape) != tuple(variable.shape):
                     raise ValueError(

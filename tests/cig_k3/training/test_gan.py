@@ -1,0 +1,83 @@
+"""The GAN step on the current backend: it trains, threads all state, and honours precision."""
+
+import keras
+import numpy as np
+import pytest
+
+from cig_k3.models import PatchGANDiscriminator, UNetGenerator
+from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.run import make_optimizers
+from cig_k3.config import config_from_preset
+
+
+def tiny_gan(dropout_layers=1, precision="float32"):
+    keras.config.set_dtype_policy(precision)
+    try:
+        generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=dropout_layers, seed=0)
+        discriminator = PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return ConditionalGAN(generator, discriminator)
+
+
+def batches(seed=0, size=32):
+    rng = np.random.default_rng(seed)
+    while True:
+        condition = np.eye(3, dtype="float32")[rng.integers(0, 3, (2, size, size))]
+        yield condition, (condition[..., 1:2] * 2 - 1).astype("float32")
+
+
+def values(variables):
+    return [np.array(keras.ops.convert_to_numpy(v.value)) for v in variables]
+
+
+def test_fit_updates_every_piece_of_state():
+    gan = tiny_gan()
+    gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    generator_before = values(gan.generator.trainable_variables)
+    discriminator_before = values(gan.discriminator.trainable_variables)
+    bn = [v for v in gan.generator.non_trainable_variables if "moving_mean" in v.path]
+    seeds = [v for v in gan.generator.non_trainable_variables if "seed_generator" in v.path]
+    bn_before, seeds_before = values(bn), values(seeds)
+    assert bn and seeds
+
+    history = gan.fit(batches(), steps_per_epoch=3, epochs=1, verbose=0).history
+    assert set(ConditionalGAN.loss_names) <= set(history)
+    assert all(np.isfinite(history[name][0]) for name in ConditionalGAN.loss_names)
+    for before, after in [(generator_before, gan.generator.trainable_variables),
+                          (discriminator_before, gan.discriminator.trainable_variables),
+                          (bn_before, bn)]:
+        assert any(np.abs(b - a).max() > 0 for b, a in zip(before, values(after)))
+    # A variable missing from JAX's stateless scope would read its initial value and never
+    # advance: dropout seeds and both optimisers' counters must move with every step.
+    assert all((a != b).any() for a, b in zip(seeds_before, values(seeds)))
+    assert int(keras.ops.convert_to_numpy(gan.generator_optimizer.iterations)) == 3
+    assert int(keras.ops.convert_to_numpy(gan.discriminator_optimizer.iterations)) == 3
+
+
+def test_validation_metrics_are_logged():
+    gan = tiny_gan()
+    gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    condition, target = next(batches(1))
+    history = gan.fit(batches(), steps_per_epoch=2, epochs=1, validation_data=(condition, target), verbose=0).history
+    assert {"val_l1", "val_psnr"} <= set(history)
+    fake = keras.ops.convert_to_numpy(gan.generator(condition))
+    assert history["val_l1"][0] == pytest.approx(np.mean(np.abs(fake - target)), rel=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_each_precision_trains(precision):
+    config = config_from_preset("cig", {"precision": precision})
+    gan = tiny_gan(precision=precision)
+    gan.compile(*make_optimizers(config))
+    if precision == "mixed_float16":
+        assert isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
+    expected = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[precision]
+    conv = gan.generator.get_layer("down0_conv")
+    assert conv.compute_dtype == expected and conv.variable_dtype == "float32"
+    history = gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0).history
+    assert all(np.isfinite(history[name][0]) for name in ConditionalGAN.loss_names)
+    # Final activations stay float32.
+    out = gan.generator(next(batches())[0])
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"

@@ -1,0 +1,30 @@
+"""Shared test set-up: the Keras backend comes from KERAS_BACKEND (default tensorflow), and
+small synthetic shards are made once per session with the project's own prepare()."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def synthetic_shards(tmp_path_factory):
+    """40 synthetic 64x64 fields as train/val/test shards (semantic3 labels)."""
+    from data_prep import prepare
+
+    out = tmp_path_factory.mktemp("synthetic_shards")
+    prepare("synthetic", out, count=40, size=64, seed=0)
+    return out
+
+
+def requires_shared_data(name):
+    path = SHARED_DATA / name
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} is absent (real data is optional)")

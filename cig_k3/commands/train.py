@@ -4,6 +4,8 @@ import json
 import logging
 from pathlib import Path
 
+from cig_k3.commands import integer
+
 log = logging.getLogger("cig.train")
 
 
@@ -13,20 +15,20 @@ def add_arguments(parser):
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="a full config (as a run's config.json); options given here override it")
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--crop", type=int, default=None)
+    parser.add_argument("--epochs", type=integer, default=None)
+    parser.add_argument("--steps-per-epoch", type=integer, default=None)
+    parser.add_argument("--batch-size", type=integer, default=None)
+    parser.add_argument("--crop", type=integer, default=None)
     parser.add_argument("--precision", default=None, help="float32 | mixed_bfloat16 | mixed_float16")
     parser.add_argument("--jit", default=None, help="auto | on | off (XLA on TF/JAX, torch.compile on torch)")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=None, help="data loader worker processes")
+    parser.add_argument("--seed", type=integer, default=None)
+    parser.add_argument("--workers", type=integer, default=None, help="data loader worker processes")
     parser.add_argument("--adversarial", default=None, help="lsgan | bce | hinge")
     parser.add_argument("--l1-weight", type=float, default=None, help="gamma in g_adv + gamma * MAE")
     parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
     parser.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (TTUR)")
-    parser.add_argument("--decay-epochs", type=int, default=None, help="pix2pix linear decay over the last N epochs")
-    parser.add_argument("--sample-every", type=int, default=None, help="steps between sample grids (0: each epoch)")
+    parser.add_argument("--decay-epochs", type=integer, default=None, help="pix2pix linear decay over the last N epochs")
+    parser.add_argument("--sample-every", type=integer, default=None, help="steps between sample grids (0: each epoch)")
     parser.add_argument("--nan-policy", default=None, help="stop | rollback")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run from its checkpoint")

@@ -1,0 +1,63 @@
+"""Helpers shared by the benchmark scripts: machine name, RSS, RESULTS.md, subprocess JSON."""
+
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine():
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_worker(script, args, env=None, timeout=1800):
+    """Run `script --worker args` in a fresh process; it prints one JSON line last."""
+    process = subprocess.run(
+        [sys.executable, str(script), "--worker", *map(str, args)],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout, cwd=REPO,
+    )
+    if process.returncode != 0:
+        tail = (process.stderr or process.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def table(rows, columns):
+    """A Markdown table of dict rows."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def append_results(title, body, command):
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"\n## {title}\n{stamp} on {machine()}\n\n`{command}`\n\n{body}\n"
+    with open(RESULTS, "a", encoding="utf-8") as handle:
+        handle.write(text)
+    return text

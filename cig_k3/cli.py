@@ -5,7 +5,11 @@ call the same functions, and heavy imports stay inside the command that needs th
 import argparse
 import importlib
 import logging
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter and grappler notes are not for users; warnings stay.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = ("prepare", "train", "evaluate", "export", "generate", "masks", "main")
 

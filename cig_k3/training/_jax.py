@@ -3,8 +3,9 @@
 Keras' JAX trainer hands the step a state tuple (trainable, non-trainable, optimiser and
 metric variable values) and expects the new tuple back. Every variable the step reads must
 be mapped in a StatelessScope: one left out would read its stale value, so the scopes here
-always map *all* of the model's variables (tests check that BatchNorm statistics and
-dropout seeds advance).
+always map *all* of the model's variables (tests check that BatchNorm statistics, dropout
+and noise seeds, and image pools advance). Each phase of `model.phases()` sees the
+trainable values as the phases before it left them.
 """
 
 import jax
@@ -13,16 +14,12 @@ import keras
 from cig_k3.training.gan import split_batch
 
 
-def _positions(model):
-    cache = getattr(model, "_cig_positions", None)
-    if cache is None:
+def _positions(model, phase):
+    cache = model.__dict__.setdefault("_cig_positions", {})
+    if phase.name not in cache:
         index = {id(v): i for i, v in enumerate(model.trainable_variables)}
-        cache = (
-            [index[id(v)] for v in model.generator.trainable_variables],
-            [index[id(v)] for v in model.discriminator.trainable_variables],
-        )
-        model._cig_positions = cache
-    return cache
+        cache[phase.name] = [index[id(v)] for v in phase.variables]
+    return cache[phase.name]
 
 
 def _take(values, positions):
@@ -44,8 +41,9 @@ def _collect(scope, variables, old_values):
     return new_values
 
 
-def _stateless_loss(model, optimizer, optimizer_values, trainable, positions, loss_name, compute):
-    """A function of the sub-network's trainable values, for jax.value_and_grad."""
+def _stateless_loss(model, phase, optimizer_values, trainable, positions, batch, carry):
+    """A function of the phase's trainable values, for jax.value_and_grad."""
+    optimizer = model.optimizer[phase.optimizer]
 
     def loss_fn(sub_values, non_trainable):
         mapping = [
@@ -54,44 +52,36 @@ def _stateless_loss(model, optimizer, optimizer_values, trainable, positions, lo
             *zip(optimizer.variables, optimizer_values),
         ]
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            losses, extra = compute()
-            scaled = optimizer.scale_loss(losses[loss_name])
-        return scaled, (losses, extra, _collect(scope, model.non_trainable_variables, non_trainable))
+            losses, new_carry = phase.loss(batch, carry)
+            scaled = optimizer.scale_loss(losses[phase.loss_name])
+        return scaled, (losses, new_carry, _collect(scope, model.non_trainable_variables, non_trainable))
 
     return loss_fn
 
 
 def train_step(model, state, data):
     trainable, non_trainable, optimizer_values, metric_values = state
-    condition, target = split_batch(data)
-    g_positions, d_positions = _positions(model)
-    g_optimizer, d_optimizer = model.generator_optimizer, model.discriminator_optimizer
-    g_optimizer_values, d_optimizer_values = model.optimizer.split(optimizer_values)
-
-    g_loss = _stateless_loss(
-        model, g_optimizer, g_optimizer_values, trainable, g_positions, "g_total",
-        lambda: model.generator_losses(condition, target, training=True),
-    )
-    g_values = _take(trainable, g_positions)
-    (_, (g_losses, fake, non_trainable)), gradients = jax.value_and_grad(g_loss, has_aux=True)(
-        g_values, non_trainable
-    )
-    new_g_values, g_optimizer_values = g_optimizer.stateless_apply(g_optimizer_values, gradients, g_values)
-
-    fake = jax.lax.stop_gradient(fake)
-    d_loss = _stateless_loss(
-        model, d_optimizer, d_optimizer_values, trainable, d_positions, "d_loss",
-        lambda: (model.discriminator_losses(condition, target, fake, training=True), None),
-    )
-    d_values = _take(trainable, d_positions)
-    (_, (d_losses, _, non_trainable)), gradients = jax.value_and_grad(d_loss, has_aux=True)(
-        d_values, non_trainable
-    )
-    new_d_values, d_optimizer_values = d_optimizer.stateless_apply(d_optimizer_values, gradients, d_values)
-
-    trainable = _put(_put(trainable, g_positions, new_g_values), d_positions, new_d_values)
-    logs, metric_values = _update_metrics(model, model.trackers, metric_values, {**g_losses, **d_losses})
-    return logs, (trainable, non_trainable, g_optimizer_values + d_optimizer_values, metric_values)
+    batch = split_batch(data)
+    optimizer_values = model.optimizer.split(optimizer_values)
+    carry, logs = None, {}
+    for phase in model.phases():
+        positions = _positions(model, phase)
+        optimizer = model.optimizer[phase.optimizer]
+        for _ in range(phase.repeat):
+            loss_fn = _stateless_loss(model, phase, optimizer_values[phase.optimizer], trainable, positions,
+                                      batch, carry)
+            values = _take(trainable, positions)
+            (_, (losses, carry, non_trainable)), gradients = jax.value_and_grad(loss_fn, has_aux=True)(
+                values, non_trainable
+            )
+            new_values, optimizer_values[phase.optimizer] = optimizer.stateless_apply(
+                optimizer_values[phase.optimizer], gradients, values
+            )
+            trainable = _put(trainable, positions, new_values)
+            carry = jax.lax.stop_gradient(carry)
+        logs.update(losses)
+    logs, metric_values = _update_metrics(model, model.trackers, metric_values, logs)
+    return logs, (trainable, non_trainable, model.optimizer.join(optimizer_values), metric_values)
 
 
 def _update_metrics(model, trackers, metric_values, values):
@@ -109,3 +99,10 @@ def test_step(model, state, data):
     non_trainable = _collect(scope, model.non_trainable_variables, non_trainable)
     logs, metric_values = _update_metrics(model, model.validation_trackers, metric_values, values)
     return logs, (trainable, non_trainable, metric_values)
+
+
+def input_gradient(function, inputs):
+    """d sum(function(inputs)) / d inputs, itself differentiable (jax.grad traced inside the
+    loss; the StatelessScope around it maps the variables `function` reads), for gradient
+    penalties. `function` must not update state (no BatchNorm in training mode)."""
+    return jax.grad(lambda x: jax.numpy.sum(function(x)))(inputs)

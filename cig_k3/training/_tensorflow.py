@@ -6,27 +6,31 @@ from cig_k3.training.gan import split_batch
 
 
 def train_step(model, data):
-    condition, target = split_batch(data)
-    generator_variables = model.generator.trainable_variables
-    discriminator_variables = model.discriminator.trainable_variables
-
-    with tf.GradientTape() as tape:
-        g_losses, fake = model.generator_losses(condition, target, training=True)
-        scaled = model.generator_optimizer.scale_loss(g_losses["g_total"])
-    gradients = tape.gradient(scaled, generator_variables)
-    model.generator_optimizer.apply(gradients, generator_variables)
-
-    fake = tf.stop_gradient(fake)
-    with tf.GradientTape() as tape:
-        d_losses = model.discriminator_losses(condition, target, fake, training=True)
-        scaled = model.discriminator_optimizer.scale_loss(d_losses["d_loss"])
-    gradients = tape.gradient(scaled, discriminator_variables)
-    model.discriminator_optimizer.apply(gradients, discriminator_variables)
-
-    return model.update_trackers({**g_losses, **d_losses})
+    batch = split_batch(data)
+    carry, logs = None, {}
+    for phase in model.phases():
+        optimizer, variables = model.optimizer[phase.optimizer], phase.variables
+        for _ in range(phase.repeat):
+            with tf.GradientTape() as tape:
+                losses, carry = phase.loss(batch, carry)
+                scaled = optimizer.scale_loss(losses[phase.loss_name])
+            gradients = tape.gradient(scaled, variables)
+            optimizer.apply(gradients, variables)
+            carry = tf.nest.map_structure(tf.stop_gradient, carry)
+        logs.update(losses)
+    return model.update_trackers(logs)
 
 
 def test_step(model, data):
     condition, target = split_batch(data)
     values = model.validation_metrics(condition, target)
     return model.update_trackers(values, model.validation_trackers)
+
+
+def input_gradient(function, inputs):
+    """d sum(function(inputs)) / d inputs, itself differentiable (a nested tape), for
+    gradient penalties."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = tf.reduce_sum(function(inputs))
+    return tape.gradient(outputs, inputs)

@@ -14,19 +14,39 @@ def _apply(model, optimizer, loss, variables):
         optimizer.apply(gradients, variables)
 
 
+def _detach(structure):
+    if structure is None:
+        return None
+    if isinstance(structure, (tuple, list)):
+        return type(structure)(_detach(item) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _detach(value) for key, value in structure.items()}
+    return structure.detach()
+
+
 def train_step(model, data):
-    condition, target = split_batch(data)
-    g_losses, fake = model.generator_losses(condition, target, training=True)
-    _apply(model, model.generator_optimizer, g_losses["g_total"], model.generator.trainable_variables)
-
-    d_losses = model.discriminator_losses(condition, target, fake.detach(), training=True)
-    _apply(model, model.discriminator_optimizer, d_losses["d_loss"], model.discriminator.trainable_variables)
-
-    values = {name: value.detach() for name, value in {**g_losses, **d_losses}.items()}
-    return model.update_trackers(values)
+    batch = split_batch(data)
+    carry, logs = None, {}
+    for phase in model.phases():
+        for _ in range(phase.repeat):
+            losses, carry = phase.loss(batch, carry)
+            _apply(model, model.optimizer[phase.optimizer], losses[phase.loss_name], phase.variables)
+            carry = _detach(carry)
+        logs.update(_detach(losses))
+    return model.update_trackers(logs)
 
 
 def test_step(model, data):
     condition, target = split_batch(data)
     values = model.validation_metrics(condition, target)
     return model.update_trackers(values, model.validation_trackers)
+
+
+def input_gradient(function, inputs):
+    """d sum(function(inputs)) / d inputs, itself differentiable (create_graph), for
+    gradient penalties."""
+    if not inputs.requires_grad:
+        inputs = inputs.detach().requires_grad_(True)
+    outputs = torch.sum(function(inputs))
+    (gradient,) = torch.autograd.grad(outputs, inputs, create_graph=True)
+    return gradient

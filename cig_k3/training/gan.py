@@ -1,7 +1,10 @@
 """The conditional GAN trainer: one `keras.Model` whose losses are written once in keras.ops.
 
 The gradient mechanics live in three small files, `_tensorflow.py`, `_jax.py` and
-`_torch.py`, the way Keras keeps its own trainers apart. Each runs the same step:
+`_torch.py`, the way Keras keeps its own trainers apart. Each runs the model's `phases()`
+in order: a `Phase` names the sub-models it updates, the optimiser that updates them, the
+loss to minimise and a function `loss(batch, carry) -> (losses, carry)`; the carry (e.g. the
+fake images) is passed on, detached, to the next phase. ConditionalGAN has two phases:
 
 1. generator step: fake = G(condition); losses from `generator_losses`; update G;
 2. discriminator step on the same (detached) fake and the discriminator of step 1;
@@ -14,7 +17,9 @@ Subclasses for other systems (attention, MixLC, Pix2PixHD, ...) override the two
 methods and `loss_names`; losses are returned as named dicts and logged by name.
 """
 
+import dataclasses
 import importlib
+from typing import Callable
 
 import keras
 from keras import ops
@@ -28,6 +33,32 @@ def _backend_step_module():
     if name is None:
         raise ValueError(f"KERAS_BACKEND={keras.backend.backend()!r} is not supported; use tensorflow, jax or torch")
     return importlib.import_module(f"cig_k3.training.{name}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One gradient update of a GAN step, as the per-backend step files run it.
+
+    Args:
+        name: for messages ("generator", "critic", ...).
+        owners: the sub-models whose trainable variables this phase updates.
+        optimizer: the key of the optimiser in the model's GANOptimizer.
+        loss_name: the entry of the losses dict that is minimised.
+        loss: `loss(batch, carry) -> (losses, carry)`; batch is (condition, target) and carry
+            whatever the previous phase returned (None for the first), detached.
+        repeat: updates in a row (WGAN-GP's n_critic); each gets the carry of the last.
+    """
+
+    name: str
+    owners: tuple
+    optimizer: str
+    loss_name: str
+    loss: Callable
+    repeat: int = 1
+
+    @property
+    def variables(self):
+        return [v for owner in self.owners for v in owner.trainable_variables]
 
 
 def psnr_batch(target, fake):
@@ -79,17 +110,20 @@ class ConditionalGAN(keras.Model):
         self.discriminator.compile(loss=discriminator_loss or adversarial.discriminator_loss(self.adversarial))
         # Build the compiled loss eagerly, outside any traced step.
         self.discriminator.compute_loss(y=ops.ones((1, 2, 2, 1)), y_pred=ops.zeros((1, 2, 2, 1)))
-        optimizer = GANOptimizer(generator_optimizer, discriminator_optimizer)
-        optimizer.build_for(self.generator.trainable_variables, self.discriminator.trainable_variables)
+        optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
+        optimizer.build_for({
+            "generator": self.generator.trainable_variables,
+            "discriminator": self.discriminator.trainable_variables,
+        })
         super().compile(optimizer=optimizer, **kwargs)
 
     @property
     def generator_optimizer(self):
-        return self.optimizer.generator_optimizer
+        return self.optimizer["generator"]
 
     @property
     def discriminator_optimizer(self):
-        return self.optimizer.discriminator_optimizer
+        return self.optimizer["discriminator"]
 
     @property
     def metrics(self):
@@ -100,6 +134,15 @@ class ConditionalGAN(keras.Model):
 
     def test_step(self, *args):
         return self._step.test_step(self, *args)
+
+    def phases(self):
+        """G on a fresh fake, then D on that fake (detached): see the module docstring."""
+        return [
+            Phase("generator", (self.generator,), "generator", "g_total",
+                  lambda batch, carry: self.generator_losses(*batch, training=True)),
+            Phase("discriminator", (self.discriminator,), "discriminator", "d_loss",
+                  lambda batch, fake: (self.discriminator_losses(*batch, fake, training=True), fake)),
+        ]
 
     # -- The losses, once, in keras.ops -----------------------------------------------------
     def generator_losses(self, condition, target, training=True):

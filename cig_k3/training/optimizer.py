@@ -1,40 +1,72 @@
-"""Two optimisers seen by Keras as one, so that `fit` threads both states on every backend."""
+"""Named optimisers seen by Keras as one, so that `fit` threads every state on every backend."""
 
 import keras
 
 
 class GANOptimizer(keras.optimizers.Optimizer):
-    """A container holding the generator's and the discriminator's optimisers.
+    """A container holding one optimiser per training phase owner ("generator", "discriminator", ...).
 
     Keras' trainers know one `model.optimizer`; on JAX the optimiser's `variables` are what
-    is threaded through the stateless step. This container exposes the concatenation of
-    both optimisers' variables, generator first, and never updates anything itself: the
-    per-backend steps call each inner optimiser on its own network's variables. Its own
-    learning rate is 0 and meaningless; log the inner ones.
+    is threaded through the stateless step. This container exposes the concatenation of the
+    inner optimisers' variables, in the order they were given (generator first), and never
+    updates anything itself: the per-backend steps call each inner optimiser on the
+    variables of the phase that names it. Its own learning rate is 0 and meaningless; log
+    the inner ones.
+
+    Args:
+        optimizers: {name: keras optimizer}, e.g. {"generator": Adam(), "discriminator": Adam()}.
+
+    Example:
+        >>> optimizer = GANOptimizer({"generator": Adam(2e-4), "discriminator": Adam(2e-4)})
+        >>> optimizer.build_for({"generator": g.trainable_variables, "discriminator": d.trainable_variables})
+        >>> optimizer["generator"]
     """
 
-    def __init__(self, generator_optimizer, discriminator_optimizer, name="gan_optimizer", **kwargs):
+    def __init__(self, optimizers, name="gan_optimizer", **kwargs):
         super().__init__(learning_rate=0.0, name=name, **kwargs)
-        self.generator_optimizer = generator_optimizer
-        self.discriminator_optimizer = discriminator_optimizer
+        if not optimizers:
+            raise ValueError("GANOptimizer needs at least one named optimizer")
+        self.optimizers = dict(optimizers)
 
-    def build_for(self, generator_variables, discriminator_variables):
-        self.generator_optimizer.build(generator_variables)
-        self.discriminator_optimizer.build(discriminator_variables)
+    def __getitem__(self, name):
+        if name not in self.optimizers:
+            raise KeyError(f"no optimizer named {name!r}; this GAN has {sorted(self.optimizers)}")
+        return self.optimizers[name]
+
+    @property
+    def generator_optimizer(self):
+        return self["generator"]
+
+    @property
+    def discriminator_optimizer(self):
+        return self["discriminator"]
+
+    def build_for(self, variables):
+        """Build each inner optimiser for its variables: {name: list of variables}."""
+        for name, optimizer in self.optimizers.items():
+            optimizer.build(variables[name])
         self.built = True
 
     def build(self, variables):
         if not self.built:
-            raise RuntimeError("GANOptimizer is built by ConditionalGAN.compile through build_for()")
+            raise RuntimeError("GANOptimizer is built by the GAN's compile() through build_for()")
 
     @property
     def variables(self):
-        return list(self.generator_optimizer.variables) + list(self.discriminator_optimizer.variables)
+        return [v for optimizer in self.optimizers.values() for v in optimizer.variables]
 
     def split(self, values):
-        """Split a flat list aligned with `variables` into (generator, discriminator) parts."""
-        count = len(self.generator_optimizer.variables)
-        return list(values[:count]), list(values[count:])
+        """Split a flat list aligned with `variables` into {name: values of that optimiser}."""
+        parts, start = {}, 0
+        for name, optimizer in self.optimizers.items():
+            count = len(optimizer.variables)
+            parts[name] = list(values[start:start + count])
+            start += count
+        return parts
+
+    def join(self, parts):
+        """The inverse of `split`: one flat list aligned with `variables`."""
+        return [value for name in self.optimizers for value in parts[name]]
 
     def get_config(self):
         return {"name": self.name}

@@ -184,7 +184,7 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
                 stream.forever(start_epoch=initial_epoch),
                 steps_per_epoch=config.steps_per_epoch, epochs=config.epochs, initial_epoch=initial_epoch,
                 validation_data=validation, validation_batch_size=config.data.batch_size,
-                callbacks=all_callbacks, verbose=_verbosity(config.verbose),
+                callbacks=all_callbacks, verbose=_verbosity(config.verbose), shuffle=False,
             ).history
         if guard.message is None:
             break

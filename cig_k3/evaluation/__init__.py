@@ -8,6 +8,7 @@
   `mask_consistency(judge, masks, real_images, fake_images)`.
 - `uncertainty`: per-pixel spread of K samples per condition.
 - `judge`: the U-Net segmenter that scores mask consistency.
+- `report`: PNG figures and a self-contained report.html.
 
 Images everywhere are NHWC floats in [-1, 1]; metrics map them to [0, 1] (data range 1).
 
@@ -27,6 +28,7 @@ _EXPORTS = {
                      "mask_consistency"),
     "uncertainty": ("sample_statistics", "uncertainty_summary", "uncertainty_dataset"),
     "judge": ("build_segmenter", "train_judge", "load_judge", "segment", "judge_encoder"),
+    "report": ("write_report",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

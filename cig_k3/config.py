@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 JIT_MODES = ("auto", "on", "off")
-ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
+ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan-gp")  # wgan-gp: the wgan-gp preset only
 NAN_POLICIES = ("stop", "rollback")
 
 
@@ -25,6 +25,7 @@ class DataConfig:
     augment: bool = True
     mixing: str = "none"  # none | random | center (MixLC paste)
     validation_batches: int = 4
+    shards_b: str = ""  # a second shard folder: domain B of unpaired translation (cyclegan)
 
 
 @dataclass
@@ -87,6 +88,8 @@ class TrainConfig:
              f"generator learning rate must be positive, got {self.optimizer.generator_learning_rate}"),
             (self.optimizer.discriminator_learning_rate > 0,
              f"discriminator learning rate must be positive, got {self.optimizer.discriminator_learning_rate}"),
+            (self.model.gan != "cyclegan" or bool(self.data.shards_b),
+             "the cyclegan preset translates between two shard folders: give data.shards_b (--data-b)"),
             (self.data.mixing in ("none", "random", "center"),
              f"mixing {self.data.mixing!r}: choose one of none, random, center"),
         ]
@@ -158,6 +161,127 @@ PRESETS = {
         },
         "loss": {"adversarial": "bce", "l1_weight": 100.0},
         "optimizer": {"generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4, "beta_1": 0.5},
+    },
+    # Seed 002 (French notes): attention-guided generator (one encoder, image and attention
+    # decoders, dilated bottleneck), U-Net discriminator with one logit per pixel, identity loss.
+    "attention": {
+        "data": {"crop": 128, "batch_size": 4},
+        "model": {
+            "generator": "attention",
+            "generator_args": {"base_filters": 32, "depth": 3, "max_filters": 256, "dropout_layers": 1},
+            "discriminator": "unet",
+            "discriminator_args": {"base_filters": 16, "depth": 3},
+            "gan": "attention",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 100.0, "extra": {"identity_weight": 5.0}},
+    },
+    # Seed 001: MixLC ACGAN on mixing batches (a's raw + mixed label -> mixed raw); two-branch
+    # generator, 8x8 patch + per-pixel auxiliary classifier; STYLE 0.45, ADV 0.05, PIXEL 0.5.
+    # Set loss.extra.vgg_weights to a VGG16 weights file for the relu3_3 style loss.
+    "mixlc": {
+        "data": {"crop": 64, "batch_size": 4, "mixing": "random"},
+        "model": {
+            "generator": "mixlc",
+            "generator_args": {"base_filters": 32, "depth": 4, "max_filters": 256, "dropout_layers": 1},
+            "discriminator": "mixlc",
+            "discriminator_args": {"base_filters": 32, "num_downsamples": 3},
+            "gan": "mixlc",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 0.5,
+                 "extra": {"style_weight": 0.45, "adv_weight": 0.05, "auxiliary_weight": 1.0, "identity_weight": 1.0}},
+    },
+    # Seed 003: pix2pixHD for virtual staining: coarse-to-fine generator (G1 at half resolution
+    # + local enhancer), three PatchGANs at 1, 1/2, 1/4 scale, LSGAN + 10 x feature matching,
+    # instance norm. generator_args.global_only=True trains G1 alone first.
+    "pix2pixhd": {
+        "data": {"crop": 256, "batch_size": 1},
+        "model": {
+            "generator": "pix2pixhd",
+            "generator_args": {"base_filters": 32, "global_downsamples": 4, "global_blocks": 9, "local_blocks": 3,
+                               "norm": "instance"},
+            "discriminator": "multiscale",
+            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "num_scales": 3, "norm": "instance"},
+            "gan": "feature_matching",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 0.0,
+                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
+    },
+    # SPADE / GauGAN (Park et al. 2019) for label -> image: SPADE residual blocks, multi-scale
+    # discriminator, hinge loss + 10 x feature matching, TTUR (G 1e-4, D 4e-4, betas 0, 0.9).
+    "spade": {
+        "data": {"crop": 128, "batch_size": 4},
+        "model": {
+            "generator": "spade",
+            "generator_args": {"base_filters": 32, "num_upsamples": 4, "hidden_filters": 64, "norm": "batch"},
+            "discriminator": "multiscale",
+            "discriminator_args": {"base_filters": 32, "num_downsamples": 3, "num_scales": 2, "norm": "instance"},
+            "gan": "feature_matching",
+        },
+        "loss": {"adversarial": "hinge", "l1_weight": 0.0,
+                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
+        "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
+                      "beta_1": 0.0, "beta_2": 0.9},
+    },
+    # Issue 9: the GAN families of seed 004 on the same trainer. dcgan, wgan-gp and bigan
+    # learn unconditional field crops (the stream's label is ignored); cgan conditions on the
+    # crop's density class (sparse / medium / dense foreground, tertiles of the training
+    # crops); cyclegan translates raw images of data.shards (A) <-> data.shards_b (B), unpaired.
+    # DCGAN (Radford et al. 2016): transposed convolutions, batch norm, no dense layers, BCE
+    # from logits, Adam 2e-4 with beta_1 0.5, batch 128 in the paper (16 here).
+    "dcgan": {
+        "data": {"crop": 64, "batch_size": 16},
+        "model": {
+            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
+            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
+            "gan": "dcgan",
+        },
+        "loss": {"adversarial": "bce", "l1_weight": 0.0},
+    },
+    "cgan": {
+        "data": {"crop": 64, "batch_size": 16},
+        "model": {
+            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
+            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
+            "gan": "cgan",
+        },
+        "loss": {"adversarial": "bce", "l1_weight": 0.0},
+    },
+    # WGAN-GP (Gulrajani et al. 2017): layer-norm critic, lambda 10, n_critic 5, Adam 1e-4, betas (0, 0.9).
+    "wgan-gp": {
+        "data": {"crop": 64, "batch_size": 16},
+        "model": {
+            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
+            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64, "norm": "layer"},
+            "gan": "wgan-gp",
+        },
+        "loss": {"adversarial": "wgan-gp", "l1_weight": 0.0, "extra": {"n_critic": 5, "penalty_weight": 10.0}},
+        "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 1e-4,
+                      "beta_1": 0.0, "beta_2": 0.9},
+    },
+    # BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): encoder + joint (x, z) discriminator.
+    "bigan": {
+        "data": {"crop": 64, "batch_size": 16},
+        "model": {
+            "generator": "dcgan", "generator_args": {"latent_dim": 64, "base_filters": 64},
+            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
+            "gan": "bigan",
+        },
+        "loss": {"adversarial": "bce", "l1_weight": 0.0},
+    },
+    # CycleGAN (Zhu et al. 2017): U-Net generators with instance norm and no dropout, 70x70
+    # PatchGANs on single images, LSGAN, cycle 10, identity 5 (0.5 x 10), pools of 50, batch 1.
+    "cyclegan": {
+        "data": {"crop": 128, "batch_size": 1},
+        "model": {
+            "generator": "unet",
+            "generator_args": {"base_filters": 32, "depth": 7, "max_filters": 256, "dropout_layers": 0,
+                               "norm": "instance"},
+            "discriminator": "image_patchgan",
+            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "norm": "instance"},
+            "gan": "cyclegan",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 0.0,
+                 "extra": {"cycle_weight": 10.0, "identity_weight": 5.0, "pool_size": 50}},
     },
 }
 

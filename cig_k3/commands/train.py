@@ -11,6 +11,7 @@ log = logging.getLogger("cig.train")
 
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="folder of shards with manifest.json (cig prepare)")
+    parser.add_argument("--data-b", default=None, help="second shard folder: domain B for cyclegan (unpaired)")
     parser.add_argument("--preset", default="cig", help="model preset (cig, pix2pix, ...)")
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="a full config (as a run's config.json); options given here override it")
@@ -48,6 +49,7 @@ def overrides_from_args(args):
     """Only the options given on the command line override the preset."""
     pairs = {
         ("data", "shards"): args.data,
+        ("data", "shards_b"): args.data_b,
         ("data", "batch_size"): args.batch_size,
         ("data", "crop"): args.crop,
         ("data", "workers"): args.workers,

@@ -1,14 +1,27 @@
 """Model registry. Explicit dicts, loud failures; nothing registers itself at import."""
 
 from cig_k3.layers import MCDropout
+from cig_k3.layers.attention import AttentionFusion
+from cig_k3.layers.spade import SPADE, NearestDownsample, SPADEResBlock
+from cig_k3.models.attention import AttentionGenerator, UNetDiscriminator
+from cig_k3.models.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator
+from cig_k3.models.image_patchgan import ImagePatchGANDiscriminator
+from cig_k3.models.mixlc import MixLCDiscriminator, MixLCGenerator
+from cig_k3.models.multiscale import MultiScaleDiscriminator
 from cig_k3.models.patchgan import PatchGANDiscriminator
+from cig_k3.models.pix2pixhd import Pix2PixHDGenerator
+from cig_k3.models.spade import SPADEGenerator
 from cig_k3.models.unet import UNetGenerator
 
-GENERATORS = {"unet": UNetGenerator}
-DISCRIMINATORS = {"patchgan": PatchGANDiscriminator}
+GENERATORS = {"unet": UNetGenerator, "dcgan": DCGANGenerator, "attention": AttentionGenerator, "mixlc": MixLCGenerator,
+              "pix2pixhd": Pix2PixHDGenerator, "spade": SPADEGenerator}
+DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator,
+                  "image_patchgan": ImagePatchGANDiscriminator, "unet": UNetDiscriminator, "mixlc": MixLCDiscriminator,
+                  "multiscale": MultiScaleDiscriminator}
 
 # Everything a saved CIG model may contain, for keras.saving.load_model(custom_objects=...).
-CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *DISCRIMINATORS.values(), MCDropout]}
+CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *DISCRIMINATORS.values(), MCDropout, DCGANEncoder,
+                                              AttentionFusion, SPADE, SPADEResBlock, NearestDownsample]}
 
 
 def build_generator(name, **kwargs):

@@ -1,5 +1,6 @@
 """The GAN step on TensorFlow: GradientTape. Only this file imports tensorflow."""
 
+import keras
 import tensorflow as tf
 
 from cig_k3.training.gan import split_batch
@@ -16,7 +17,7 @@ def train_step(model, data):
                 scaled = optimizer.scale_loss(losses[phase.loss_name])
             gradients = tape.gradient(scaled, variables)
             optimizer.apply(gradients, variables)
-            carry = tf.nest.map_structure(tf.stop_gradient, carry)
+            carry = keras.tree.map_structure(lambda t: None if t is None else tf.stop_gradient(t), carry)
         logs.update(losses)
     return model.update_trackers(logs)
 

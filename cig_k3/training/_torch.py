@@ -1,6 +1,7 @@
 """The GAN step on PyTorch: backward, then `optimizer.apply` under no_grad. Only this file
 imports torch."""
 
+import keras
 import torch
 
 from cig_k3.training.gan import split_batch
@@ -15,13 +16,7 @@ def _apply(model, optimizer, loss, variables):
 
 
 def _detach(structure):
-    if structure is None:
-        return None
-    if isinstance(structure, (tuple, list)):
-        return type(structure)(_detach(item) for item in structure)
-    if isinstance(structure, dict):
-        return {key: _detach(value) for key, value in structure.items()}
-    return structure.detach()
+    return keras.tree.map_structure(lambda tensor: None if tensor is None else tensor.detach(), structure)
 
 
 def train_step(model, data):

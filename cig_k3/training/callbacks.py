@@ -167,14 +167,22 @@ class SampleGrid(keras.callbacks.Callback):
     def write(self, epoch):
         _sync(self.model)
         generator = self.model.generator
-        columns = [("condition", self.condition), ("target", self.target)]
+        # A mixing-mode condition is a dict ({"label": ..., "raw": ...}): one column per entry.
+        condition = self.condition if isinstance(self.condition, dict) else {"condition": self.condition}
+        columns = [*condition.items(), ("target", self.target)]
         columns += [(name, keras.ops.convert_to_numpy(images)) for name, images in self.model.display_outputs(self.condition)]
+        # The GAN families (issue 9) draw their own columns (noise samples with fixed seeds,
+        # translations) instead of dropout samples of generator(condition).
+        family_columns = getattr(self.model, "grid_columns", None)
+        if family_columns is not None:
+            columns += family_columns(self.condition, self.target)
+        num_samples = 0 if family_columns is not None else self.num_samples
         # Sampling draws from the dropout seed generators; put their states back afterwards
         # so that a grid never changes the training that follows (resume equivalence).
         seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
         saved = [keras.ops.convert_to_numpy(v.value) for v in seeds]
         with sampling(generator):
-            for k in range(self.num_samples):
+            for k in range(num_samples):
                 columns.append((f"sample {k + 1}", keras.ops.convert_to_numpy(generator(self.condition, training=False))))
         for variable, value in zip(seeds, saved):
             variable.assign(value)

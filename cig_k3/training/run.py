@@ -19,12 +19,15 @@ from cig_k3.config import TrainConfig
 from cig_k3.models import build_discriminator, build_generator
 from cig_k3.training import callbacks as cb
 from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint
+from cig_k3.training.families import FAMILIES
 from cig_k3.training.gan import ConditionalGAN
 from cig_k3.training.schedules import LinearDecay
+from cig_k3.training.systems import AttentionGAN, FeatureMatchingGAN, MixLCGAN
 
 log = logging.getLogger(__name__)
 
-GANS = {"conditional": ConditionalGAN}
+GANS = {"conditional": ConditionalGAN, "attention": AttentionGAN, "mixlc": MixLCGAN,
+        "feature_matching": FeatureMatchingGAN, **FAMILIES}
 
 
 class TrainingDiverged(ValueError):
@@ -45,6 +48,8 @@ def build_gan(config, condition_channels, target_channels):
     model = config.model
     if model.gan not in GANS:
         raise ValueError(f"unknown gan {model.gan!r}; choose one of {sorted(GANS)}")
+    if hasattr(GANS[model.gan], "from_train_config"):  # the families of issue 9 build their own networks
+        return GANS[model.gan].from_train_config(config, condition_channels, target_channels)
     generator = build_generator(
         model.generator, in_channels=condition_channels, out_channels=target_channels,
         seed=config.seed, **model.generator_args,
@@ -148,6 +153,11 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
         augment=None, seed=config.seed, mixing=mixing,
     )
+    if config.data.shards_b:  # unpaired translation (CycleGAN): domain A from shards, B from shards_b
+        from cig_k3.data.unpaired import UnpairedStream
+
+        stream, val_stream = UnpairedStream.beside(stream, config.data.shards_b), UnpairedStream.beside(
+            val_stream, config.data.shards_b)
     validation = _validation_arrays(val_stream, config.data.validation_batches)
 
     (run_dir / "config.json").write_text(config.to_json())
@@ -173,12 +183,18 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
             run_dir, condition, target, counter, every=config.sample_every, num_samples=config.num_samples,
             condition_is_label=stream.task == "mask2image",
         )
+        writer = cb.HistoryWriter(run_dir)
         all_callbacks = [
             counter, cb.Throughput(config.data.batch_size), guard,
             cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict()}),
-            grid, cb.HistoryWriter(run_dir), *callbacks,
+            grid, writer, *callbacks,
         ]
         history = {}
+        if initial_epoch == 0 and validation is not None:
+            # The validation metrics at initialisation, as epoch 0, to measure improvement.
+            start = gan.evaluate(*validation, batch_size=config.data.batch_size, verbose=0, return_dict=True)
+            writer.on_epoch_end(-1, {f"val_{k}": v for k, v in start.items()})
+            gan.reset_metrics()
         if initial_epoch < config.epochs:
             history = gan.fit(
                 stream.forever(start_epoch=initial_epoch),

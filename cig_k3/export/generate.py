@@ -1,0 +1,215 @@
+"""Masks in, synthetic microscopy images out: encode, tile, sample, write with provenance.
+
+Masks are encoded as training encoded them (the manifest's `encoding`, through
+`data_prep.labels` and `cig_k3.data.normalize.encode_label`). Outputs are TIFFs in the
+data's original intensity scale and dtype (`from_model_range` with the manifest's
+percentiles); every file carries its provenance as JSON in the TIFF ImageDescription
+(`synthetic: true`, model, run id, seed, mask, CIG version) so that nobody mistakes it
+for a real image.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from cig_k3.data.normalize import encode_label, from_model_range
+from cig_k3.export.loading import atomic_target, cig_version
+from cig_k3.export.tiling import predict_tiled
+
+MASK_SUFFIXES = (".png", ".tif", ".tiff")
+MASK_TYPES = ("instance", "semantic")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerateOptions:
+    samples: int = 1  # 1: one deterministic image; K >= 2: K dropout samples + mean and std
+    tile: int = 256
+    overlap: int = 32
+    seed: int = 0
+    mask_type: str = "instance"
+    batch_size: int = 4  # tiles per generator call
+
+
+@dataclass
+class Provenance:
+    model: str
+    run_id: str | None
+    seed: int
+    extra: dict = field(default_factory=dict)
+
+    def for_mask(self, mask_path, **more):
+        return {"synthetic": True, "generator": "cig", "model": self.model, "run_id": self.run_id,
+                "seed": self.seed, "mask": str(mask_path), "cig_version": cig_version(), **self.extra, **more}
+
+
+def list_masks(folder):
+    """Mask files (PNG/TIFF) in `folder`, sorted; ValueError when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder of masks.")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in MASK_SUFFIXES and not p.name.startswith("."))
+    if not paths:
+        raise ValueError(f"{folder} holds no mask files ({', '.join(MASK_SUFFIXES)}).")
+    return paths
+
+
+def read_mask(path):
+    """An H x W non-negative integer mask from a PNG or TIFF; ValueError naming the file."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".png":
+            mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if mask is None:
+                raise ValueError("OpenCV cannot decode it")
+        else:
+            mask = tifffile.imread(path)
+    except (OSError, ValueError, tifffile.TiffFileError) as error:
+        raise ValueError(f"{path}: cannot read the mask ({error}).") from None
+    mask = np.squeeze(mask)
+    if mask.ndim == 3 and all(np.array_equal(mask[..., 0], mask[..., c]) for c in range(1, mask.shape[-1])):
+        mask = mask[..., 0]  # a grey mask saved as RGB
+    if mask.ndim != 2:
+        raise ValueError(f"{path}: a mask must be a single-channel H x W image, got shape {mask.shape}.")
+    if not np.issubdtype(mask.dtype, np.integer):
+        if not np.array_equal(mask, np.round(mask)):
+            raise ValueError(f"{path}: mask values must be integer labels, got {mask.dtype} with fractions.")
+        mask = mask.astype(np.int64)
+    if mask.size and mask.min() < 0:
+        raise ValueError(f"{path}: mask labels must be non-negative, found {int(mask.min())}.")
+    if min(mask.shape) < 1:
+        raise ValueError(f"{path}: the mask is empty ({mask.shape}).")
+    return mask
+
+
+def encode_mask(mask, manifest, in_channels, mask_type="instance", path="mask"):
+    """(condition, label, instances) from a mask, encoded as in training.
+
+    condition: H x W x in_channels float32; label: the encoded label (uint8/uint16);
+    instances: uint16 instance labels, or None for a semantic mask.
+    """
+    from data_prep import labels
+
+    encoding = manifest.get("encoding", "semantic3")
+    num_classes = int(manifest.get("num_classes") or labels.num_classes(encoding))
+    if mask_type == "instance" and mask.max(initial=0) > np.iinfo(np.uint16).max:
+        raise ValueError(f"{path}: more than 65535 instances do not fit the uint16 instance labels.")
+    try:
+        label, instances, _ = labels.encode_label(mask, encoding, mask_type, path=str(path))
+        condition = encode_label(label, encoding, num_classes)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    if condition.shape[-1] != in_channels:
+        raise ValueError(f"{path}: encoding {encoding!r} gives {condition.shape[-1]} channels but the "
+                         f"generator takes {in_channels}; is this the manifest of the run that trained it?")
+    return condition, label, instances
+
+
+def reseed_dropout(model, seed):
+    """Reset the state of every MCDropout seed generator so that sampling is reproducible."""
+    import keras
+
+    from cig_k3.layers import MCDropout
+
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, MCDropout)]
+    for index, layer in enumerate(layers):
+        state = layer.seed_generator.state
+        state.assign(keras.ops.convert_to_tensor([seed * 1009 + index, 0], dtype=state.dtype))
+    return len(layers)
+
+
+def model_function(model):
+    import keras
+
+    def run(batch):
+        return keras.ops.convert_to_numpy(model(batch, training=False))
+
+    return run
+
+
+def generate_for_mask(model, condition, options):
+    """[-1, 1] images for one condition: a list of `options.samples` H x W x C arrays."""
+    from cig_k3.layers import sampling
+
+    multiple = int(getattr(model, "size_multiple", 1) or 1)
+    run = model_function(model)
+
+    def tiled():
+        return predict_tiled(run, condition, options.tile, options.overlap, multiple, batch_size=options.batch_size)
+
+    if options.samples <= 1:
+        return [tiled()]
+    with sampling(model):
+        return [tiled() for _ in range(options.samples)]
+
+
+def write_tiff(path, image, provenance):
+    """Write `image` (H x W x C) with provenance JSON in the ImageDescription, atomically."""
+    path = Path(path)
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    partial = atomic_target(path)
+    extra = {"planarconfig": "contig"} if image.ndim == 3 else {}
+    tifffile.imwrite(partial, image, photometric="minisblack", compression="zlib", metadata=provenance,
+                     software=f"cig {cig_version()} (synthetic)", **extra)
+    os.replace(partial, path)
+    return path
+
+
+def read_provenance(path):
+    """The provenance dict of a generated TIFF (or {} for a file without one)."""
+    with tifffile.TiffFile(path) as tif:
+        meta = tif.shaped_metadata
+        return dict(meta[0]) if meta else {}
+
+
+def native_images(images, manifest):
+    """[-1, 1] images -> the data's scale and dtype; plus float32 mean and std for K >= 2."""
+    stats = manifest["stats"]["raw"]
+    p_low, p_high = stats["p_low"], stats["p_high"]
+    dtype = manifest.get("raw_dtype", "float32")
+    natives = [from_model_range(image, p_low, p_high, dtype=dtype) for image in images]
+    summary = {}
+    if len(images) >= 2:
+        stack = np.stack([from_model_range(image, p_low, p_high, dtype="float32") for image in images])
+        summary = {"mean": stack.mean(axis=0), "std": stack.std(axis=0)}
+    return natives, summary
+
+
+def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, progress=True):
+    """Generate images for every mask; returns [(mask_path, label, instances, [image paths])]."""
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    in_channels = model.inputs[0].shape[-1]
+    results = []
+    for index, mask_path in enumerate(tqdm(mask_paths, desc="generate", unit="mask", disable=not progress)):
+        mask = read_mask(mask_path)
+        condition, label, instances = encode_mask(mask, manifest, in_channels, options.mask_type, path=mask_path)
+        seed = options.seed + index
+        reseed_dropout(model, seed)
+        images, summary = native_images(generate_for_mask(model, condition, options), manifest)
+        stem = mask_path.stem
+        written = []
+        if options.samples <= 1:
+            meta = provenance.for_mask(mask_path, seed=seed, kind="image", dropout_sampling=False)
+            written.append(write_tiff(out_dir / f"{stem}.tif", images[0], meta))
+        else:
+            for k, image in enumerate(images):
+                meta = provenance.for_mask(mask_path, seed=seed, kind="sample", sample=k, samples=len(images),
+                                           dropout_sampling=True)
+                written.append(write_tiff(out_dir / f"{stem}_sample{k:02d}.tif", image, meta))
+            for kind, image in summary.items():
+                meta = provenance.for_mask(mask_path, seed=seed, kind=f"uncertainty_{kind}", samples=len(images),
+                                           units="data intensity scale, float32")
+                write_tiff(out_dir / f"{stem}_{kind}.tif", image.astype(np.float32), meta)
+        results.append((mask_path, label, instances, written))
+    return results

@@ -1,0 +1,91 @@
+"""Loading a trained generator and what its run left beside it (manifest, run id)."""
+
+import json
+import os
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+GENERATOR_FILE = "generator.keras"
+
+
+def cig_version():
+    """The installed CIG version, or "unknown" when running from an uninstalled tree."""
+    try:
+        return metadata.version("cig")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def resolve_model_path(path):
+    """A `.keras` file, or a run folder holding `generator.keras`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / GENERATOR_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: give a generator .keras file or a run folder holding one.")
+    return path
+
+
+def load_generator(path):
+    """Load a generator saved by `cig train` (a `.keras` file or its run folder).
+
+    Uses `keras.saving.load_model` with CIG's custom objects and `safe_mode=True`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: one line naming the file when it is truncated or not a Keras model.
+    """
+    import keras
+
+    from cig_k3.models import CUSTOM_OBJECTS
+
+    path = resolve_model_path(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model file (not a .keras zip archive: truncated or corrupt?).")
+    try:
+        return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, safe_mode=True, compile=False)
+    except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError, TypeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path} could not be loaded as a CIG model (truncated or corrupt?): {message}") from error
+
+
+def size_multiple(model):
+    """Height and width of the model's inputs must be multiples of this."""
+    return int(getattr(model, "size_multiple", 1) or 1)
+
+
+def load_run_manifest(model_path, manifest_path=None):
+    """The data manifest of the run that trained `model_path` (RUN_DIR/manifest.json).
+
+    Raises FileNotFoundError naming the file and how to point at another one.
+    """
+    model_path = resolve_model_path(model_path)
+    path = Path(manifest_path) if manifest_path else model_path.parent / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the intensity scale of the training data is unknown; "
+                                "pass --manifest with the data's manifest.json.")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+
+
+def run_id_of(model_path):
+    """The MLflow run id recorded beside the model (RUN_DIR/run_id.txt), or None."""
+    run_file = resolve_model_path(model_path).parent / "run_id.txt"
+    try:
+        text = run_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def atomic_target(out):
+    """A temporary name beside `out` (same folder, so that `os.replace` is atomic).
+
+    The suffix is kept (`model.keras` -> `.model.partial-123.keras`): Keras insists on it.
+    """
+    out = Path(out)
+    return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")

@@ -1,0 +1,221 @@
+"""`MLflowCallback`: loss terms per step, validation per epoch, sample grids, curves, model.
+
+Converting a device value to a Python float waits for the device, so the callback keeps
+the step's logs untouched except every `log_every` steps, converts only then, and sends
+the metrics of one interval in a single `MlflowClient.log_batch` call.
+
+If the tracking store fails (a read-only directory, a server gone away), the callback
+warns once and stops logging; training and its local checkpoints go on.
+"""
+
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+from mlflow.entities import Metric
+
+from cig_k3.tracking import runs
+
+logger = logging.getLogger(__name__)
+
+VALIDATION_PREFIX = "val_"
+
+
+class MLflowCallback(keras.callbacks.Callback):
+    """Log a training run to MLflow.
+
+    Args:
+        run: the `TrackedRun` from `start_run`.
+        log_every: steps between metric logs (the step is the global step).
+        batch_size: images per step, for the images-per-second metric.
+        initial_step: global step at which this fit starts (when resuming).
+        log_model: log the generator (MLflow Keras flavour) at the end of training.
+        sample_shape: (H, W) of the condition used for the model signature.
+
+    Example:
+        >>> run = start_run(config, manifest, run_dir)
+        >>> gan.fit(data, epochs=2, callbacks=[MLflowCallback(run, log_every=10, batch_size=4)])
+        >>> end_run(run)
+    """
+
+    def __init__(self, run, log_every=10, batch_size=1, initial_step=0, log_model=True, sample_shape=(32, 32)):
+        super().__init__()
+        self.run = run
+        self.run_dir = Path(run.run_dir)
+        self.log_every = max(int(log_every), 1)
+        self.batch_size = int(batch_size)
+        self.step = int(initial_step)
+        self.log_model = log_model
+        self.sample_shape = tuple(sample_shape)
+        self.disabled = False
+        self.history = {}  # metric name -> [(step, value)], for the loss-curve figure
+        self._logged_samples = set()
+        self._interval_start = None
+        self._interval_steps = 0
+        self._optimizers_logged = False
+        self.finished = False  # set when on_train_end ran
+
+    # -- Keras hooks --------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self._interval_start = time.perf_counter()
+        self._interval_steps = 0
+        if not self._optimizers_logged:
+            optimizers = {}
+            for name in ("generator", "discriminator"):
+                optimizer = getattr(self.model, f"{name}_optimizer", None) if self.model is not None else None
+                if optimizer is not None:
+                    optimizers[name] = optimizer
+            if optimizers:
+                self._safely(runs.log_params, self.run, runs.optimizer_params(optimizers))
+            self._optimizers_logged = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Resumed fits start at initial_epoch: keep the global step aligned with it.
+        steps = (self.params or {}).get("steps")
+        if steps:
+            self.step = max(self.step, epoch * int(steps))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self._interval_steps += 1
+        if self.step % self.log_every or self.disabled:
+            return
+        # Only here are device values turned into floats (this waits for the step to finish).
+        values = {key: _scalar(value) for key, value in (logs or {}).items()}
+        now = time.perf_counter()
+        elapsed = now - self._interval_start
+        if elapsed > 0:
+            values["images_per_second"] = self._interval_steps * self.batch_size / elapsed
+        self._interval_start, self._interval_steps = now, 0
+        self._log(values, self.step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.disabled:
+            return
+        logs = {key: _scalar(value) for key, value in (logs or {}).items()}
+        values = {key: value for key, value in logs.items() if key.startswith(VALIDATION_PREFIX)}
+        values.update({f"epoch_{key}": value for key, value in logs.items() if not key.startswith(VALIDATION_PREFIX)})
+        values["epoch"] = epoch + 1
+        self._log(values, self.step)
+        self._log_new_samples()
+
+    def on_train_end(self, logs=None):
+        self.finished = True
+        if self.disabled:
+            return
+        self._log_new_samples()
+        self._log_curves()
+        history = self.run_dir / "history.json"
+        if history.is_file():
+            self._safely(runs.log_artifact, self.run, history)
+        if self.log_model and self.model is not None:
+            generator = getattr(self.model, "generator", self.model)
+            channels = generator.inputs[0].shape[-1]
+            multiple = int(getattr(generator, "size_multiple", 1) or 1)
+            height, width = (max(multiple, side // multiple * multiple) for side in self.sample_shape)
+            condition = np.zeros((1, height, width, channels), np.float32)
+            self._safely(runs.log_generator, self.run, generator, condition)
+
+    # -- Helpers ------------------------------------------------------------------------------
+    def _log(self, values, step):
+        values = {key: value for key, value in values.items() if value is not None and np.isfinite(value)}
+        for key, value in values.items():
+            self.history.setdefault(key, []).append((step, value))
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, value, now, step) for key, value in values.items()]
+        if metrics:
+            self._safely(self.run.client.log_batch, self.run.run_id, metrics=metrics)
+
+    def _log_new_samples(self):
+        folder = self.run_dir / "samples"
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*.png")):
+            if path.name not in self._logged_samples and self._safely(runs.log_artifact, self.run, path, "samples"):
+                self._logged_samples.add(path.name)
+
+    def _log_curves(self):
+        path = self.run_dir / "loss_curves.png"
+        try:
+            drawn = write_loss_curves(self.history, path, self.run_dir / "history.json")
+        except (OSError, ValueError, TypeError) as error:  # a figure problem is not a store failure
+            logger.warning("could not draw %s: %s", path, error)
+            return
+        if drawn:
+            self._safely(runs.log_artifact, self.run, path)
+
+    def _safely(self, function, *args, **kwargs):
+        """Call `function`; on a tracking failure warn once, disable logging, return False."""
+        if self.disabled:
+            return False
+        try:
+            function(*args, **kwargs)
+            return True
+        except Exception as error:  # noqa: BLE001 - any store failure must not stop training
+            self.disabled = True
+            message = (f"MLflow logging stopped ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
+                       "training continues and local checkpoints are still written.")
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            logger.warning(message)
+            return False
+
+
+def _scalar(value):
+    try:
+        return float(np.asarray(keras.ops.convert_to_numpy(value)).mean())
+    except (TypeError, ValueError):
+        return None
+
+
+def read_epoch_history(path):
+    """{metric: [value per epoch]} from history.json: a list of per-epoch dicts (the
+    trainer's) or a dict of lists (Keras' History); {} when missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    if isinstance(data, dict):
+        return {key: value for key, value in data.items() if isinstance(value, list)}
+    epochs = {}
+    for row in data if isinstance(data, list) else []:
+        for key, value in (row.items() if isinstance(row, dict) else ()):
+            if key != "epoch" and isinstance(value, (int, float)):
+                epochs.setdefault(key, []).append(value)
+    return epochs
+
+
+def write_loss_curves(history, path, history_file=None):
+    """A PNG of every loss term over steps (and of history.json's epochs when given)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {key: points for key, points in history.items() if not key.startswith(("epoch", "images"))}
+    epochs = read_epoch_history(history_file) if history_file is not None else {}
+    if not series and not epochs:
+        return False
+    figure, axes = plt.subplots(1, 2 if epochs else 1, figsize=(12 if epochs else 7, 4), squeeze=False)
+    for key, points in sorted(series.items()):
+        steps, values = zip(*points)
+        axes[0, 0].plot(steps, values, label=key)
+    axes[0, 0].set(xlabel="step", ylabel="value", title="per-step losses", yscale="symlog")
+    axes[0, 0].legend(fontsize=7)
+    if epochs:
+        for key, values in sorted(epochs.items()):
+            try:
+                axes[0, 1].plot(range(1, len(values) + 1), [float(v) for v in values], label=key)
+            except (TypeError, ValueError):
+                continue
+        axes[0, 1].set(xlabel="epoch", title="history.json", yscale="symlog")
+        axes[0, 1].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return True

@@ -1,0 +1,300 @@
+"""Creating an MLflow run for a training run, and logging what it leaves (no autolog).
+
+Everything goes through an explicit `MlflowClient` and run id, never MLflow's global
+"active run", so several runs (and tests) never interfere.
+"""
+
+import hashlib
+import json
+import logging
+import os
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value (recent versions)
+RUN_ID_FILE = "run_id.txt"
+
+
+@dataclass
+class TrackedRun:
+    """An MLflow run and the client that writes to it."""
+
+    run_id: str
+    experiment_id: str
+    client: MlflowClient
+    run_dir: str
+    tracking_uri: str
+
+    def end(self, status="FINISHED"):
+        """Mark the run FINISHED (or FAILED / KILLED)."""
+        self.client.set_terminated(self.run_id, status=status)
+
+
+def git_commit(cwd=None):
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "unknown"
+
+
+def device_name():
+    """"cpu", or the accelerator's name (nvidia-smi) when Keras sees a GPU."""
+    import keras
+
+    try:
+        devices = [str(device).lower() for device in keras.distribution.list_devices()]
+    except (AttributeError, NotImplementedError, RuntimeError):
+        # Keras' distribution API is not available on torch; ask the backend's device.
+        try:
+            from keras.src.backend.torch.core import get_device
+
+            devices = [str(get_device()).lower()]
+        except (ImportError, AttributeError, RuntimeError):
+            devices = ["cpu"]
+    if not any("gpu" in device or "cuda" in device for device in devices):
+        return "cpu"
+    try:
+        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=10)
+        names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        names = []
+    return names[0] if names else "gpu"
+
+
+def manifest_hash(manifest=None, manifest_path=None):
+    """sha256 of manifest.json's bytes (or of its canonical JSON when only the dict is known)."""
+    if manifest_path and os.path.isfile(manifest_path):
+        data = Path(manifest_path).read_bytes()
+    else:
+        data = json.dumps(manifest or {}, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_name(config, backend):
+    """What differs between runs, e.g. "cig-tensorflow-mixed_bfloat16-crop128-bs4"."""
+    return f"{config.preset}-{backend}-{config.precision}-crop{config.data.crop}-bs{config.data.batch_size}"
+
+
+def optimizer_params(optimizers):
+    """{"optimizer.generator.learning_rate": 2e-4, ...} from the real optimizer objects.
+
+    `optimizers` maps a name to a `keras.optimizers.Optimizer`; a schedule is logged by its
+    config. (Autolog would read the GAN's container optimizer, whose rate is 0.)
+    """
+    from cig_k3.config import flatten
+
+    params = {}
+    for name, optimizer in (optimizers or {}).items():
+        config = dict(optimizer.get_config())
+        config["class"] = type(optimizer).__name__
+        config.pop("name", None)
+        params.update(flatten(config, prefix=f"optimizer.{name}."))
+    return params
+
+
+def _params(values):
+    params = []
+    for key, value in sorted(values.items()):
+        text = json.dumps(value) if isinstance(value, (dict, list, tuple)) else str(value)
+        params.append(Param(key, text[:MAX_PARAM_LENGTH]))
+    return params
+
+
+def log_params(run, values):
+    """Log a flat dict as params, in batches of 100 (MLflow's limit per call).
+
+    A key the run already holds with another value (e.g. an MLproject parameter) is logged
+    as `config.<key>` instead, since MLflow params cannot change.
+    """
+    held = run.client.get_run(run.run_id).data.params
+    params = []
+    for param in _params(values):
+        if param.key in held:
+            if held[param.key] == param.value:
+                continue
+            param = Param(f"config.{param.key}", param.value)
+        params.append(param)
+    for first in range(0, len(params), 100):
+        run.client.log_batch(run.run_id, params=params[first:first + 100])
+
+
+def start_run(config, manifest, run_dir, tracking_uri=None, experiment="cig", augmentation=None, optimizers=None,
+              manifest_path=None, name=None):
+    """Create the MLflow run of a training run and log what is known before training.
+
+    Args:
+        config: the `TrainConfig`; logged whole, flattened (`cig_k3.config.flatten`).
+        manifest: the data manifest dict; logged as `manifest.json` and hashed into a tag.
+        run_dir: the training run's folder; `run_id.txt` is written there.
+        tracking_uri: MLflow tracking URI (default: MLFLOW_TRACKING_URI or MLflow's default).
+        experiment: experiment name, created if needed.
+        augmentation: optional dict of augmentation options, logged as `augmentation.*`.
+        optimizers: optional {"generator": opt, "discriminator": opt}; their real
+            hyperparameters are logged as `optimizer.<name>.*` (also possible later with
+            `MLflowCallback`, which reads them from the compiled GAN).
+        manifest_path: the manifest file, hashed byte for byte when given.
+        name: run name (default: `run_name(config, backend)`).
+
+    Returns:
+        TrackedRun (run_id, client, ...). The run stays open: end it with `end_run(run)`.
+    """
+    import keras
+
+    from cig_k3.config import flatten
+
+    backend = keras.backend.backend()
+    client = MlflowClient(tracking_uri=tracking_uri)
+    commit = git_commit(cwd=Path(__file__).resolve().parent)
+    tags = {
+        "backend": backend,
+        "precision": config.precision,
+        "device": device_name(),
+        "git_commit": commit,
+        "mlflow.source.git.commit": commit,
+        "data_manifest_sha256": manifest_hash(manifest, manifest_path),
+        "preset": config.preset,
+        "keras_version": keras.__version__,
+    }
+    name = name or run_name(config, backend)
+    existing = os.environ.get("MLFLOW_RUN_ID")
+    if existing:
+        # Under `mlflow run` (MLproject) the run already exists: log into it.
+        created = client.get_run(existing)
+        tags["mlflow.runName"] = name
+        client.log_batch(existing, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+    else:
+        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+        created = client.create_run(experiment_id, tags=tags, run_name=name)
+    run = TrackedRun(run_id=created.info.run_id, experiment_id=created.info.experiment_id, client=client,
+                     run_dir=str(run_dir), tracking_uri=client.tracking_uri)
+    params = flatten(config.to_dict())
+    if augmentation:
+        params.update(flatten(dict(augmentation), prefix="augmentation."))
+    params.update(optimizer_params(optimizers))
+    log_params(run, params)
+    os.makedirs(run_dir, exist_ok=True)
+    Path(run_dir, RUN_ID_FILE).write_text(run.run_id + "\n", encoding="utf-8")
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest_file = manifest_path if manifest_path and os.path.isfile(manifest_path) else None
+        if manifest_file is None:
+            manifest_file = os.path.join(scratch, "manifest.json")
+            Path(manifest_file).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        client.log_artifact(run.run_id, manifest_file, artifact_path="data")
+        config_file = os.path.join(scratch, "config.json")
+        Path(config_file).write_text(config.to_json(), encoding="utf-8")
+        client.log_artifact(run.run_id, config_file)
+    logger.info("MLflow run %s (%s) in %s", run.run_id, name, client.tracking_uri)
+    return run
+
+
+def end_run(run, status="FINISHED"):
+    run.end(status)
+
+
+def log_metrics(run, values, step=0):
+    """Log a dict of scalar metrics (e.g. evaluation results) at `step`, in one call."""
+    import time
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(key, float(value), now, int(step)) for key, value in values.items()]
+    for first in range(0, len(metrics), 1000):
+        run.client.log_batch(run.run_id, metrics=metrics[first:first + 1000])
+
+
+def set_tags(run, values):
+    run.client.log_batch(run.run_id, tags=[RunTag(key, str(value)) for key, value in values.items()])
+
+
+def _requirements(backend):
+    names = ["keras", "numpy", {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, "")]
+    requirements = []
+    for name in filter(None, names):
+        try:
+            requirements.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            if name == "tensorflow":
+                try:
+                    requirements.append(f"tensorflow-cpu=={metadata.version('tensorflow-cpu')}")
+                except metadata.PackageNotFoundError:
+                    pass
+    return requirements
+
+
+def log_generator(run, generator, sample_condition, artifact_path="model"):
+    """Log the generator with the MLflow Keras flavour and a signature from numpy input/output.
+
+    `sample_condition`: a small NHWC float32 numpy batch. The signature is inferred with
+    `mlflow.models.infer_signature`; no input example is stored (it crashes MLflow 3.17 on
+    Keras 3). Requirements are given, not inferred, so nothing reloads the model.
+    """
+    import keras
+    import numpy as np
+
+    from mlflow.models import infer_signature
+
+    sample_condition = np.asarray(sample_condition, dtype=np.float32)
+    output = np.asarray(keras.ops.convert_to_numpy(generator(sample_condition, training=False)), np.float32)
+    signature = infer_signature(sample_condition, output)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, artifact_path)
+        mlflow.keras.save_model(generator, path, signature=signature,
+                                pip_requirements=_requirements(keras.backend.backend()))
+        run.client.log_artifacts(run.run_id, path, artifact_path=artifact_path)
+
+
+def log_artifact(run, path, artifact_path=None):
+    run.client.log_artifact(run.run_id, str(path), artifact_path=artifact_path)
+
+
+
+
+def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experiment="cig", log_every=10,
+                       augmentation=None):
+    """What `cig train` needs: ([MLflowCallback], finish).
+
+    Starts the run (`start_run`, manifest read from the config's shard folder) and returns
+    the callback and a `finish()` to call when training is over (in a `finally`): it ends the
+    run FINISHED when training reached its end, else FAILED. If the tracking store cannot be
+    reached at all, it warns and returns ([], None): training never depends on MLflow.
+    """
+    import warnings
+
+    from cig_k3.tracking.callback import MLflowCallback
+
+    manifest_path = Path(config.data.shards) / "manifest.json"
+    if not manifest_path.is_file():
+        manifest_path = Path(run_dir) / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+        run = start_run(config, manifest, run_dir, tracking_uri=tracking_uri, experiment=experiment,
+                        augmentation=augmentation, manifest_path=manifest_path, name=run_name)
+    except Exception as error:  # noqa: BLE001 - an unreachable store must not stop training
+        warnings.warn(f"MLflow tracking is off: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
+        return [], None
+    # Short runs still get per-step curves: at least one point per epoch.
+    log_every = max(1, min(int(log_every), int(config.steps_per_epoch)))
+    callback = MLflowCallback(run, log_every=log_every, batch_size=config.data.batch_size)
+
+    def finish():
+        if callback.disabled:
+            return
+        try:
+            run.end("FINISHED" if callback.finished else "FAILED")
+        except Exception as error:  # noqa: BLE001
+            logger.warning("could not end MLflow run %s: %s", run.run_id, error)
+
+    return [callback], finish

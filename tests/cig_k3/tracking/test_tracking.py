@@ -1,0 +1,107 @@
+import json
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cig_k3.config import config_from_preset
+from cig_k3.tracking import MLflowCallback, end_run, log_metrics, manifest_hash, start_run
+
+MANIFEST = {"task": "mask2image", "encoding": "semantic3", "num_classes": 3, "raw_dtype": "uint16",
+            "stats": {"raw": {"p_low": [0.0], "p_high": [100.0]}}}
+
+
+def tiny_config(tmp_path):
+    return config_from_preset("cig", {"data": {"crop": 32, "batch_size": 2}, "epochs": 2, "steps_per_epoch": 3,
+                                      "out": str(tmp_path / "run")})
+
+
+def tiny_model():
+    from cig_k3.models import UNetGenerator
+
+    model = UNetGenerator(in_channels=3, out_channels=1, base_filters=4, depth=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
+    return model
+
+
+def data(count=6):
+    rng = np.random.default_rng(0)
+    return rng.random((count, 16, 16, 3), dtype=np.float32), rng.random((count, 16, 16, 1), dtype=np.float32)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return f"sqlite:///{tmp_path / 'mlruns.db'}"
+
+
+def test_start_run_params_tags_artifacts(tmp_path, store):
+    config = tiny_config(tmp_path)
+    manifest_path = tmp_path / "manifest.json"
+    manifest_path.write_bytes(json.dumps(MANIFEST).encode())
+    optimizers = {"generator": keras.optimizers.Adam(3e-4, beta_1=0.5), "discriminator": keras.optimizers.Adam(1e-4)}
+    run = start_run(config, MANIFEST, tmp_path / "run", tracking_uri=store, augmentation={"flip": True},
+                    optimizers=optimizers, manifest_path=manifest_path)
+    assert (tmp_path / "run" / "run_id.txt").read_text().strip() == run.run_id
+    log_metrics(run, {"test_psnr": 21.5}, step=7)
+    end_run(run)
+    got = MlflowClient(store).get_run(run.run_id)
+    params, tags = got.data.params, got.data.tags
+    assert params["data.crop"] == "32" and params["epochs"] == "2" and params["augmentation.flip"] == "True"
+    assert float(params["optimizer.generator.learning_rate"]) == pytest.approx(3e-4)
+    assert float(params["optimizer.discriminator.learning_rate"]) == pytest.approx(1e-4)
+    assert tags["backend"] == keras.backend.backend() and tags["device"] == "cpu" and tags["preset"] == "cig"
+    assert tags["data_manifest_sha256"] == manifest_hash(manifest_path=manifest_path)
+    assert tags["mlflow.runName"] == f"cig-{keras.backend.backend()}-float32-crop32-bs2"
+    assert got.data.metrics["test_psnr"] == 21.5 and got.info.status == "FINISHED"
+    artifacts = {a.path for a in MlflowClient(store).list_artifacts(run.run_id)}
+    assert {"config.json", "data"} <= artifacts
+
+
+def test_callback_logs_steps_epochs_samples_model(tmp_path, store):
+    config = tiny_config(tmp_path)
+    run = start_run(config, MANIFEST, tmp_path / "run", tracking_uri=store)
+    samples = tmp_path / "run" / "samples"
+    samples.mkdir()
+    (samples / "epoch-001.png").write_bytes(b"\x89PNG fake")
+    (tmp_path / "run" / "history.json").write_text(json.dumps([{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]))
+    x, y = data()
+    model = tiny_model()
+    callback = MLflowCallback(run, log_every=2, batch_size=2)
+    model.fit(x, y, batch_size=2, epochs=2, validation_data=(x[:2], y[:2]), callbacks=[callback], verbose=0)
+    end_run(run)
+
+    client = MlflowClient(store)
+    history = client.get_metric_history(run.run_id, "loss")
+    assert [m.step for m in history] == [2, 4, 6]  # 3 steps per epoch, every 2nd step, global
+    assert [m.step for m in client.get_metric_history(run.run_id, "val_loss")] == [3, 6]
+    assert client.get_metric_history(run.run_id, "images_per_second")[0].value > 0
+    top = {a.path for a in client.list_artifacts(run.run_id)}
+    assert {"samples", "loss_curves.png", "history.json", "model"} <= top
+    assert "samples/epoch-001.png" in {a.path for a in client.list_artifacts(run.run_id, "samples")}
+    assert "model/MLmodel" in {a.path for a in client.list_artifacts(run.run_id, "model")}
+    mlmodel = client.download_artifacts(run.run_id, "model/MLmodel", str(tmp_path))
+    assert "signature" in open(mlmodel).read()
+
+
+def test_store_failure_warns_once_and_training_goes_on(tmp_path, store):
+    run = start_run(tiny_config(tmp_path), MANIFEST, tmp_path / "run", tracking_uri=store)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise OSError("Read-only file system")
+
+    run.client.log_batch = broken
+    run.client.log_artifact = broken
+    run.client.log_artifacts = broken
+    x, y = data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = tiny_model().fit(x, y, batch_size=2, epochs=2, callbacks=[MLflowCallback(run, log_every=1)],
+                                   verbose=0)
+    assert len(history.history["loss"]) == 2  # training finished
+    mine = [w for w in caught if "MLflow logging stopped" in str(w.message)]
+    assert len(mine) == 1 and len(calls) == 1

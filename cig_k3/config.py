@@ -13,6 +13,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 JIT_MODES = ("auto", "on", "off")
 ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan-gp")  # wgan-gp: the wgan-gp preset only
 NAN_POLICIES = ("stop", "rollback")
+ON_ERROR = ("fail", "skip")
 
 
 @dataclass
@@ -26,6 +27,7 @@ class DataConfig:
     mixing: str = "none"  # none | random | center (MixLC paste)
     validation_batches: int = 4
     shards_b: str = ""  # a second shard folder: domain B of unpaired translation (cyclegan)
+    on_error: str = "fail"  # a corrupt shard: fail (one-line error) or skip (warn once, go on)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class TrainConfig:
              f"discriminator learning rate must be positive, got {self.optimizer.discriminator_learning_rate}"),
             (self.model.gan != "cyclegan" or bool(self.data.shards_b),
              "the cyclegan preset translates between two shard folders: give data.shards_b (--data-b)"),
+            (self.data.on_error in ON_ERROR, f"--on-error {self.data.on_error!r}: choose one of {ON_ERROR}"),
             (self.data.mixing in ("none", "random", "center"),
              f"mixing {self.data.mixing!r}: choose one of none, random, center"),
         ]

@@ -115,7 +115,9 @@ def prepare_output_dir(out_dir):
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create the output folder {out_dir}: {error.strerror or error}.") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
+    # As for inputs (validate._header), the mode is checked too: root may write anywhere,
+    # but a folder that no one may write to is not meant to receive a data set.
+    if not os.access(out_dir, os.W_OK | os.X_OK) or not out_dir.stat().st_mode & 0o222:
         raise ValueError(f"the output folder {out_dir} is not writable.")
     return out_dir
 

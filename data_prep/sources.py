@@ -13,6 +13,7 @@ in a worker process. A field is the unit of splitting: one shard sample per fiel
 """
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,30 @@ def sanitize(stem):
     return re.sub(r"[^A-Za-z0-9_\-]", "_", stem)
 
 
-def _files(folder):
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+def display_name(text):
+    """A path as the user can read it: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _files(folder, sub):
+    """(files, problems) of `folder`: hidden entries and sub-folders are left out; a link that
+    loops or points nowhere, and a name that is not UTF-8, are problems (never silently dropped)."""
+    files, problems = [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        rel = f"{sub}/{display_name(path.name)}"
+        try:
+            path.name.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append((rel, f"{rel}: the file name is not valid UTF-8; rename the file."))
+            continue
+        if path.is_symlink() and not path.exists():
+            problems.append((rel, f"{rel} is a symbolic link that loops or points to nothing."))
+            continue
+        if path.is_file():
+            files.append(path)
+    return files, problems
 
 
 def _digest(root, paths):
@@ -75,11 +98,14 @@ class FolderPairs:
                     f"{self.root} has no {sub}/ folder: a mask2image source holds images/ and "
                     f"masks/ paired by file stem (or use 'synthetic', or --task virtual_staining)."
                 )
-        images, masks = _files(self.root / IMAGES), _files(self.root / MASKS)
-        if not images and not masks:
+        (images, image_problems), (masks, mask_problems) = _files(self.root / IMAGES, IMAGES), _files(
+            self.root / MASKS, MASKS)
+        problems = image_problems + mask_problems
+        # The partner of an unusable file is not reported as unpaired: the file is the problem.
+        unusable = {Path(rel).stem for rel, _ in problems}
+        if not images and not masks and not problems:
             raise ValueError(f"{self.root} is empty: images/ and masks/ hold no files.")
         self._all_files = images + masks
-        problems = []
         by_stem = {IMAGES: {}, MASKS: {}}
         for sub, files in ((IMAGES, images), (MASKS, masks)):
             for path in files:
@@ -93,6 +119,8 @@ class FolderPairs:
         for stem in sorted(set(by_stem[IMAGES]) | set(by_stem[MASKS])):
             image_paths, mask_paths = by_stem[IMAGES].get(stem, []), by_stem[MASKS].get(stem, [])
             duplicate = next((p for p in (image_paths, mask_paths) if len(p) > 1), None)
+            if stem in unusable and not (image_paths and mask_paths):
+                continue
             if duplicate:
                 problems.append((duplicate[0], f"{' and '.join(duplicate)} share the stem {stem!r}: "
                                                f"keep one file per field."))

@@ -6,6 +6,8 @@ from the file header first, so that a file claiming an enormous size is refused 
 any memory is allocated.
 """
 
+import os
+import stat
 import struct
 from pathlib import Path
 
@@ -39,10 +41,15 @@ def _header(path, name):
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{name} is not an image file: expected one of {', '.join(IMAGE_SUFFIXES)}.")
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except OSError as error:
         raise ValueError(f"{name} cannot be read: {error.strerror or error}.") from None
-    if size == 0:
+    # Root may read any file whatever its mode; a file that no one is allowed to read is
+    # refused all the same, so that a job gives the same result whoever runs it.
+    mode = stat.S_IMODE(status.st_mode)
+    if not mode & 0o444 or not os.access(path, os.R_OK):
+        raise ValueError(f"{name} cannot be read: permission denied (mode {mode:04o}).")
+    if status.st_size == 0:
         raise ValueError(f"{name} is empty (0 bytes).")
     if suffix in TIFF_SUFFIXES:
         try:
@@ -51,8 +58,11 @@ def _header(path, name):
                 return tuple(series.shape), series.dtype.name, series.axes
         except Exception as error:  # tifffile raises many types on corrupt input
             raise ValueError(f"{name} is not a readable TIFF file ({type(error).__name__}: {error}).") from None
-    with open(path, "rb") as handle:
-        head = handle.read(33)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(33)
+    except OSError as error:
+        raise ValueError(f"{name} cannot be read: {error.strerror or error}.") from None
     if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         raise ValueError(f"{name} is not a readable PNG file (bad signature or header).")
     width, height, bit_depth, colour_type = struct.unpack(">IIBB", head[16:26])

@@ -24,6 +24,8 @@ def add_arguments(parser):
     parser.add_argument("--jit", default=None, help="auto | on | off (XLA on TF/JAX, torch.compile on torch)")
     parser.add_argument("--seed", type=integer, default=None)
     parser.add_argument("--workers", type=integer, default=None, help="data loader worker processes")
+    parser.add_argument("--on-error", choices=("fail", "skip"), default=None,
+                        help="a corrupt shard: fail with one line naming it (default), or skip it with a warning")
     parser.add_argument("--adversarial", default=None, help="lsgan | bce | hinge")
     parser.add_argument("--l1-weight", type=float, default=None, help="gamma in g_adv + gamma * MAE")
     parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
@@ -53,6 +55,7 @@ def overrides_from_args(args):
         ("data", "batch_size"): args.batch_size,
         ("data", "crop"): args.crop,
         ("data", "workers"): args.workers,
+        ("data", "on_error"): args.on_error,
         ("loss", "adversarial"): args.adversarial,
         ("loss", "l1_weight"): args.l1_weight,
         ("optimizer", "generator_learning_rate"): args.g_lr,

@@ -161,6 +161,18 @@ def _as_hwc(image):
     return image[:, :, None] if image.ndim == 2 else image
 
 
+def check_key(key):
+    """Refuse a sample key that would escape a folder if someone used it as a path.
+
+    Nothing here extracts members or writes files named after keys; the check keeps
+    keys safe for whoever does later (and shows a tampered shard for what it is).
+    """
+    parts = key.replace("\\", "/").split("/")
+    if key.startswith(("/", "\\")) or ".." in parts or ":" in parts[0] or "\0" in key:
+        raise ValueError(f"sample key {key!r} is not a safe name (absolute, or with '..'); "
+                         "the shard was not written by data_prep")
+
+
 def decode_sample(sample, task, instances=True):
     """Decode a raw sample into numpy arrays.
 
@@ -170,6 +182,7 @@ def decode_sample(sample, task, instances=True):
     are not decoded.
     """
     key = sample["__key__"]
+    check_key(key)
     decoded = {"key": key}
     wanted = {"raw": True, "label": task == "mask2image", "instances": False,
               "source": task == "virtual_staining"}

@@ -13,12 +13,12 @@ What `cig train` calls (in one line: `callbacks, finish = training_callbacks(con
 
 from cig_k3.tracking.callback import MLflowCallback, write_loss_curves
 from cig_k3.tracking.runs import (
-    TrackedRun, end_run, log_artifact, log_generator, log_metrics, log_params, manifest_hash, optimizer_params,
+    TrackedRun, attach_run, end_run, log_artifact, log_generator, log_metrics, log_params, manifest_hash, optimizer_params,
     run_name, set_tags, start_run, training_callbacks,
 )
 
 __all__ = [
-    "MLflowCallback", "TrackedRun", "start_run", "end_run", "log_metrics", "log_params", "log_artifact",
+    "MLflowCallback", "TrackedRun", "attach_run", "start_run", "end_run", "log_metrics", "log_params", "log_artifact",
     "log_generator", "manifest_hash", "optimizer_params", "run_name", "set_tags", "training_callbacks",
     "write_loss_curves",
 ]

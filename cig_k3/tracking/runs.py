@@ -298,3 +298,19 @@ def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experi
             logger.warning("could not end MLflow run %s: %s", run.run_id, error)
 
     return [callback], finish
+
+
+def attach_run(run_dir, tracking_uri=None):
+    """The MLflow run a training run folder was logged to (RUN_DIR/run_id.txt), reopened
+    for more metrics and artifacts, e.g. by `cig evaluate`. Under `mlflow run`
+    (MLFLOW_RUN_ID set) that run is used instead."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    path = Path(run_dir) / RUN_ID_FILE
+    if not run_id:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the run was not tracked, so there is no MLflow run to log to")
+        run_id = path.read_text(encoding="utf-8").strip()
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_run(run_id)
+    return TrackedRun(run_id=run_id, experiment_id=found.info.experiment_id, client=client,
+                      run_dir=str(run_dir), tracking_uri=client.tracking_uri)

@@ -30,11 +30,15 @@ def save_checkpoint(gan, run_dir, epoch, step, extra=None):
     header = {"epoch": int(epoch), "step": int(step), **(extra or {})}
     arrays["header"] = np.array(json.dumps(header))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        # After a failed write (disk full, ...) only the previous, complete checkpoint stays.
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from cig_k3.config import TrainConfig
 from cig_k3.models import build_discriminator, build_generator
 from cig_k3.training import callbacks as cb
-from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint
+from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
 from cig_k3.training.families import FAMILIES
 from cig_k3.training.gan import ConditionalGAN
 from cig_k3.training.schedules import LinearDecay
@@ -50,14 +50,12 @@ def build_gan(config, condition_channels, target_channels):
         raise ValueError(f"unknown gan {model.gan!r}; choose one of {sorted(GANS)}")
     if hasattr(GANS[model.gan], "from_train_config"):  # the families of issue 9 build their own networks
         return GANS[model.gan].from_train_config(config, condition_channels, target_channels)
-    generator = build_generator(
-        model.generator, in_channels=condition_channels, out_channels=target_channels,
-        seed=config.seed, **model.generator_args,
-    )
-    discriminator = build_discriminator(
-        model.discriminator, condition_channels=condition_channels, image_channels=target_channels,
-        **model.discriminator_args,
-    )
+    _check_channel_args(config, condition_channels, target_channels)
+    generator_args = {"in_channels": condition_channels, "out_channels": target_channels, **model.generator_args}
+    generator = build_generator(model.generator, seed=config.seed, **generator_args)
+    discriminator_args = {"condition_channels": condition_channels, "image_channels": target_channels,
+                          **model.discriminator_args}
+    discriminator = build_discriminator(model.discriminator, **discriminator_args)
     multiple = getattr(generator, "size_multiple", 1)
     if config.data.crop % multiple:
         raise ValueError(
@@ -68,6 +66,41 @@ def build_gan(config, condition_channels, target_channels):
         generator, discriminator, adversarial=config.loss.adversarial, l1_weight=config.loss.l1_weight,
         **config.loss.extra,
     )
+
+
+def _check_channel_args(config, condition_channels, target_channels):
+    """Channel counts written in the config must be those the shards give (they are taken from
+    the shards otherwise); the error says which network and which count disagree."""
+    expected = (
+        ("generator_args", "in_channels", condition_channels, "condition"),
+        ("generator_args", "out_channels", target_channels, "target"),
+        ("discriminator_args", "condition_channels", condition_channels, "condition"),
+        ("discriminator_args", "image_channels", target_channels, "target"),
+    )
+    for section, name, wanted, kind in expected:
+        given = getattr(config.model, section).get(name)
+        if given is not None and int(given) != wanted:
+            raise ValueError(
+                f"model.{section}.{name} is {given} but the shards in {config.data.shards} give {wanted} "
+                f"{kind} channel(s); remove it from the config (it is taken from the shards) or use matching shards"
+            )
+
+
+def check_resume_channels(run_dir, header, condition_channels, target_channels, shards):
+    """A resumed run must see the channel counts its networks were built for."""
+    built = header.get("channels")
+    if not built:
+        return  # a checkpoint from before channels were recorded: the variable shapes are checked on load
+    now = {"condition": condition_channels, "target": target_channels}
+    wrong = [kind for kind in ("condition", "target") if int(built[kind]) != now[kind]]
+    if wrong:
+        built_text = " and ".join(f"{built[k]} {k}" for k in wrong)
+        now_text = " and ".join(f"{now[k]} {k}" for k in wrong)
+        raise ValueError(
+            f"--resume {run_dir}: its generator and discriminator were built for {built_text} channel(s) "
+            f"but the shards in {shards} give {now_text}; resume with the shards it was trained on, "
+            "or start a new run"
+        )
 
 
 def make_optimizers(config, learning_rate_scale=1.0):
@@ -99,8 +132,11 @@ def jit_setting(mode):
 def _atomic_save(model, path):
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -136,7 +172,6 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
 
     config.validate()
     run_dir = Path(resume or config.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     keras.config.set_dtype_policy(config.precision)
 
@@ -148,18 +183,28 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         config.data.shards, split="train", batch_size=config.data.batch_size, crop=config.data.crop,
         augment=augment if config.data.augment else None, seed=config.seed, workers=config.data.workers,
         mixing=mixing, steps_per_epoch=config.steps_per_epoch, shuffle_buffer=config.data.shuffle_buffer,
+        on_error=config.data.on_error,
     )
     val_stream = BatchStream(
         config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
-        augment=None, seed=config.seed, mixing=mixing,
+        augment=None, seed=config.seed, mixing=mixing, on_error=config.data.on_error,
     )
     if config.data.shards_b:  # unpaired translation (CycleGAN): domain A from shards, B from shards_b
         from cig_k3.data.unpaired import UnpairedStream
 
         stream, val_stream = UnpairedStream.beside(stream, config.data.shards_b), UnpairedStream.beside(
             val_stream, config.data.shards_b)
+    # Read before anything is written, so that data and config errors (a crop larger than
+    # the fields, a corrupt shard) leave no run folder behind.
     validation = _validation_arrays(val_stream, config.data.validation_batches)
+    channels = {"condition": stream.condition_channels, "target": stream.target_channels}
+    if not hasattr(GANS.get(config.model.gan), "from_train_config"):
+        _check_channel_args(config, channels["condition"], channels["target"])
+    if resume and (run_dir / CHECKPOINT).exists():
+        check_resume_channels(run_dir, read_header(run_dir), channels["condition"], channels["target"],
+                              config.data.shards)
 
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(config.to_json())
     shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 
@@ -186,7 +231,7 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         writer = cb.HistoryWriter(run_dir)
         all_callbacks = [
             counter, cb.Throughput(config.data.batch_size), guard,
-            cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict()}),
+            cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict(), "channels": channels}),
             grid, writer, *callbacks,
         ]
         history = {}

@@ -11,6 +11,14 @@ import argparse
 import logging
 import sys
 
+
+def _whole(text):
+    """An int option that also accepts MLproject's float rendering ("24.0")."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(value)
+
 DESCRIPTION = (
     "Turn a source into train/val/test WebDataset shards plus manifest.json. SOURCE is a folder "
     "with images/ and masks/ paired by file stem (mask2image; a splits.csv in it is used), a "
@@ -28,13 +36,13 @@ def add_arguments(parser):
     parser.add_argument("--task", choices=TASKS, default=None,
                         help="default: virtual_staining when --input is given, else mask2image")
     group = parser.add_argument_group("synthetic source")
-    group.add_argument("--count", type=int, help="number of synthetic fields")
-    group.add_argument("--size", type=int, default=256, help="synthetic field height and width (default 256)")
-    group.add_argument("--seed", type=int, default=0, help="seed of the synthetic fields (default 0)")
+    group.add_argument("--count", type=_whole, help="number of synthetic fields")
+    group.add_argument("--size", type=_whole, default=256, help="synthetic field height and width (default 256)")
+    group.add_argument("--seed", type=_whole, default=0, help="seed of the synthetic fields (default 0)")
     group = parser.add_argument_group("virtual staining source")
     group.add_argument("--input", metavar="FILE", help="input stack in SOURCE, e.g. phase_zstack.tif (C x H x W)")
     group.add_argument("--targets", nargs="+", metavar="FILE", default=(), help="target images in SOURCE")
-    group.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
+    group.add_argument("--tile", type=_whole, default=256, help="tile size in pixels (default 256)")
     group = parser.add_argument_group("splits and labels")
     group.add_argument("--splits", metavar="CSV", help="CSV with columns name,split (default: SOURCE/splits.csv "
                                                          "if present, else a hash of the field name)")
@@ -45,11 +53,11 @@ def add_arguments(parser):
                        help="what the masks hold: instance labels (default) or class ids (kept as they are)")
     group.add_argument("--channels", nargs="+", metavar="NAME", help="names of the image channels")
     group = parser.add_argument_group("job")
-    group.add_argument("--shard-size", type=int, default=64, help="samples per shard (default 64)")
-    group.add_argument("--workers", type=int, default=1, help="reader processes (default 1)")
+    group.add_argument("--shard-size", type=_whole, default=64, help="samples per shard (default 64)")
+    group.add_argument("--workers", type=_whole, default=1, help="reader processes (default 1)")
     group.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                        help="fail: stop at the first bad file, write nothing; skip: leave it out, list it")
-    group.add_argument("--max-pixels", type=int, default=None,
+    group.add_argument("--max-pixels", type=_whole, default=None,
                        help="largest accepted image, height x width x channels (default 200,000,000)")
     group.add_argument("--overwrite", action="store_true", help="replace a data set prepared with other options")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")

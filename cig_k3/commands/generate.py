@@ -2,6 +2,8 @@
 
 import logging
 
+from cig_k3.commands import integer
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,15 +19,15 @@ def add_parser(subparsers):
     parser.add_argument("--manifest", default=None, help="data manifest (default: manifest.json beside the model)")
     parser.add_argument("--mask-type", choices=("instance", "semantic"), default="instance",
                         help="instance labels (0 = background, 1..N objects) or class ids (default: instance)")
-    parser.add_argument("--samples", type=int, default=1,
+    parser.add_argument("--samples", type=integer, default=1,
                         help="1: one image with dropout off; K >= 2: K dropout samples plus mean and std maps")
-    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels")
-    parser.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per generator call")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tile", type=integer, default=256, help="tile side in pixels")
+    parser.add_argument("--overlap", type=integer, default=32, help="overlap of neighbouring tiles")
+    parser.add_argument("--batch-size", type=integer, default=4, help="tiles per generator call")
+    parser.add_argument("--seed", type=integer, default=0)
     parser.add_argument("--as-shards", default=None, metavar="DIR",
                         help="also write the (image, mask) pairs as training shards into DIR")
-    parser.add_argument("--shard-size", type=int, default=64)
+    parser.add_argument("--shard-size", type=integer, default=64)
     parser.set_defaults(func=run)
     return parser
 

@@ -4,6 +4,8 @@ import json
 import logging
 import os
 
+from cig_k3.commands import integer
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,13 +15,13 @@ def add_parser(subparsers):
         description="Measure object count, size, shape and orientation in the train shards' instance "
                     "labels and place ellipse-like objects without overlap; writes uint16 PNGs.",
     )
-    parser.add_argument("--count", type=int, required=True, help="number of masks")
+    parser.add_argument("--count", type=integer, required=True, help="number of masks")
     parser.add_argument("--like", required=True, help="shard folder (with manifest.json) to imitate")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
+    parser.add_argument("--size", type=integer, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
                         help="field size (default: drawn from the measured fields)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=integer, default=0)
     parser.set_defaults(func=run)
     return parser
 

@@ -24,8 +24,9 @@ $(BIN)/.installed: pyproject.toml Makefile
 
 venv: $(BIN)/.installed
 
+# --env-manager local runs the entry point's `python` from PATH: the venv's.
 run: venv
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db} \
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db} \
 	  $(BIN)/mlflow run . --env-manager local -P backend=$(KERAS_BACKEND)
 
 # Backend-independent tests run once; everything else once per backend.

@@ -6,12 +6,42 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
+import tempfile
 
 # TensorFlow's C++ start-up chatter and grappler notes are not for users; warnings stay.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = ("prepare", "train", "evaluate", "export", "generate", "masks", "main")
+# Commands that never load a model, so never import Keras.
+_NO_KERAS = ("prepare",)
+# TensorFlow's C++ start-up notes that TF_CPP_MIN_LOG_LEVEL does not silence (absl logs
+# them before it reads any setting): they would break the one-line errors of the CLI.
+_STARTUP_NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+                            rb"|I\d{4} .*oneDNN custom operations are on)")
+
+
+def _import_keras_quietly():
+    """Import Keras (and its backend) with the start-up notes above dropped from stderr;
+    anything else the import writes there is passed on unchanged."""
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().splitlines(keepends=True) if not _STARTUP_NOISE.match(line)]
+            if kept:
+                sys.stderr.flush()
+                os.write(2, b"".join(kept))
 
 
 def build_parser():
@@ -39,6 +69,8 @@ def main(argv=None):
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.command not in _NO_KERAS:
+        _import_keras_quietly()
     try:
         return args.func(args) or 0
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError, OSError) as error:

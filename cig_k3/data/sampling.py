@@ -57,7 +57,8 @@ def _fields(spec, urls):
             except TAR_ERRORS as error:
                 message = f"shard {url} is corrupt or unreadable ({type(error).__name__}: {error})"
                 if spec.on_error == "fail":
-                    raise ValueError(message + "; pass on_error='skip' to go on without it") from error
+                    raise ValueError(message + "; pass on_error='skip' (cig train --on-error skip) "
+                                             "to go on without it") from error
                 yield "warning", url, message + "; skipping the rest of it"
                 break
             try:

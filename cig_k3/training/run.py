@@ -185,18 +185,24 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         mixing=mixing, steps_per_epoch=config.steps_per_epoch, shuffle_buffer=config.data.shuffle_buffer,
         on_error=config.data.on_error,
     )
-    val_stream = BatchStream(
-        config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
-        augment=None, seed=config.seed, mixing=mixing, on_error=config.data.on_error,
-    )
+    val_stream = None
+    if manifest["splits"].get("val", {}).get("shards"):  # a small data set may have no val fields
+        val_stream = BatchStream(
+            config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
+            augment=None, seed=config.seed, mixing=mixing, on_error=config.data.on_error,
+        )
+    else:
+        log.warning("%s has no val split: training without validation metrics", config.data.shards)
     if config.data.shards_b:  # unpaired translation (CycleGAN): domain A from shards, B from shards_b
         from cig_k3.data.unpaired import UnpairedStream
 
-        stream, val_stream = UnpairedStream.beside(stream, config.data.shards_b), UnpairedStream.beside(
-            val_stream, config.data.shards_b)
+        stream = UnpairedStream.beside(stream, config.data.shards_b)
+        if val_stream is not None:
+            val_stream = UnpairedStream.beside(val_stream, config.data.shards_b)
     # Read before anything is written, so that data and config errors (a crop larger than
     # the fields, a corrupt shard) leave no run folder behind.
-    validation = _validation_arrays(val_stream, config.data.validation_batches)
+    validation = _validation_arrays(val_stream, config.data.validation_batches) if val_stream else None
+    first_batch = validation if validation is not None else next(iter(stream.epoch(0)))
     channels = {"condition": stream.condition_channels, "target": stream.target_channels}
     if not hasattr(GANS.get(config.model.gan), "from_train_config"):
         _check_channel_args(config, channels["condition"], channels["target"])
@@ -220,8 +226,7 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
 
         counter = cb.StepCounter(initial_step)
         guard = cb.NaNGuard(counter)
-        sample_source = validation if validation is not None else next(iter(stream.epoch(0)))
-        condition, target = sample_source[0], sample_source[1]
+        condition, target = first_batch[0], first_batch[1]
         if not isinstance(condition, dict):
             condition, target = condition[:4], target[:4]
         grid = cb.SampleGrid(

@@ -1,0 +1,90 @@
+"""Multi-scale adversarial loss with feature matching: pix2pixHD (LSGAN) and SPADE (hinge)."""
+
+import logging
+
+from keras import ops
+
+from cig_k3.losses import adversarial
+from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
+from cig_k3.training.gan import ConditionalGAN
+
+log = logging.getLogger(__name__)
+
+
+class FeatureMatchingGAN(ConditionalGAN):
+    """ConditionalGAN for a `MultiScaleDiscriminator` (a list over scales of [features...,
+    logits]).
+
+    g_total = g_adv + feature_matching_weight * g_fm + vgg_weight * g_vgg + l1_weight * g_l1
+    - g_adv: the mean over scales of the adversarial term on each scale's logits;
+    - g_fm: the mean over scales and layers of mean |D(real) - D(fake)| features (real ones
+      without gradient), lambda = 10 as in pix2pixHD;
+    - g_vgg: optional perceptual loss, mean L1 between VGG16 features of fake and target,
+      from a weights file (`vgg_weights`); 0 without one;
+    - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets).
+    The discriminator's loss is 0.5 * (real + fake), each the mean over scales of its
+    compiled loss ("mse" for LSGAN, "hinge" for SPADE) on that scale's logits.
+
+    Args:
+        feature_matching_weight: lambda of g_fm (pix2pixHD and SPADE: 10).
+        vgg_weight: weight of g_vgg (pix2pixHD and SPADE: 10 when used).
+        vgg_weights: path of a VGG16 `include_top=False` weights file, or None.
+
+    Reference: Wang et al., pix2pixHD, CVPR 2018, eq. 4-5; Park et al., SPADE, CVPR 2019,
+    sec. 3 and appendix A (hinge loss, TTUR).
+    """
+
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_total")
+
+    def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
+                 vgg_weight=10.0, vgg_weights=None, **kwargs):
+        super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
+        self.feature_matching_weight = float(feature_matching_weight)
+        self.vgg_weight = float(vgg_weight)
+        self.vgg_weights = vgg_weights
+        self.vgg = None
+        if vgg_weights:
+            self.vgg = vgg16_features(vgg_weights, channels=generator.output.shape[-1],
+                                      layers=("block1_conv2", "block2_conv2", "block3_conv3"))
+        self.feature_network = f"vgg16:{vgg_weights}" if vgg_weights else "none"
+        log.info("%s: perceptual feature network %s", type(self).__name__, self.feature_network)
+
+    def adversarial_terms(self, outputs):
+        return [adversarial.generator_adversarial(self.adversarial, self.discriminator, scale[-1]) for scale in outputs]
+
+    def generator_losses(self, condition, target, training=True):
+        fake = self.generator(condition, training=training)
+        target = ops.cast(target, fake.dtype)
+        fake_outputs = self.discriminator([condition, fake], training=training)
+        real_outputs = self.discriminator([condition, target], training=training)
+        g_adv = ops.mean(ops.stack(self.adversarial_terms(fake_outputs)))
+        g_fm = feature_matching(real_outputs, fake_outputs)
+        g_vgg = ops.zeros((), "float32")
+        if self.vgg is not None:
+            fake_features, real_features = feature_list(self.vgg(fake)), feature_list(self.vgg(target))
+            g_vgg = ops.mean(ops.stack([
+                ops.mean(ops.abs(ops.stop_gradient(r) - f)) for r, f in zip(real_features, fake_features)
+            ]))
+        g_l1 = ops.mean(ops.abs(target - fake))
+        total = g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
+        return {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_total": total}, fake
+
+    def discriminator_losses(self, condition, target, fake, training=True):
+        real_outputs = self.discriminator([condition, target], training=training)
+        fake_outputs = self.discriminator([condition, fake], training=training)
+        compute = self.discriminator.compute_loss
+        d_real = ops.mean(ops.stack([
+            compute(y=adversarial.real_targets(scale[-1]), y_pred=scale[-1]) for scale in real_outputs
+        ]))
+        d_fake = ops.mean(ops.stack([
+            compute(y=adversarial.fake_targets(scale[-1]), y_pred=scale[-1]) for scale in fake_outputs
+        ]))
+        return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}
+
+    def get_config(self):
+        return {
+            **super().get_config(), "feature_matching_weight": self.feature_matching_weight,
+            "vgg_weight": self.vgg_weight, "vgg_weights": self.vgg_weights,
+        }
+
+

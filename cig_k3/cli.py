@@ -10,8 +10,9 @@ import re
 import sys
 import tempfile
 
-# TensorFlow's C++ start-up chatter and grappler notes are not for users; warnings stay.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log (start-up chatter, a harmless grappler remapper note) is not for users;
+# Python warnings and errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 COMMANDS = ("prepare", "train", "evaluate", "export", "generate", "masks", "main")
 # Commands that never load a model, so never import Keras.

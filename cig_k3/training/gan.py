@@ -24,6 +24,7 @@ from typing import Callable
 import keras
 from keras import ops
 
+from cig_k3.evaluation import metrics as image_metrics
 from cig_k3.losses import adversarial
 from cig_k3.training.optimizer import GANOptimizer
 
@@ -61,12 +62,6 @@ class Phase:
         return [v for owner in self.owners for v in owner.trainable_variables]
 
 
-def psnr_batch(target, fake):
-    """Mean PSNR in dB of images in [-1, 1], computed on [0, 1] (data range 1)."""
-    mse = ops.mean(ops.square((target - fake) / 2.0), axis=(1, 2, 3))
-    return ops.mean(10.0 * ops.log(1.0 / ops.maximum(mse, 1e-10)) / ops.log(10.0))
-
-
 class ConditionalGAN(keras.Model):
     """Generator + discriminator trained together with `fit` on any Keras backend.
 
@@ -86,7 +81,7 @@ class ConditionalGAN(keras.Model):
     """
 
     loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_total")
-    validation_names = ("l1", "psnr")
+    validation_names = ("l1", "psnr", "ssim")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, **kwargs):
         super().__init__(**kwargs)
@@ -165,7 +160,11 @@ class ConditionalGAN(keras.Model):
     def validation_metrics(self, condition, target):
         fake = self.generator(condition, training=False)
         target = ops.cast(target, fake.dtype)
-        return {"l1": ops.mean(ops.abs(target - fake)), "psnr": psnr_batch(target, fake)}
+        return {
+            "l1": ops.mean(ops.abs(target - fake)),
+            "psnr": ops.mean(image_metrics.psnr(target, fake)),
+            "ssim": ops.mean(image_metrics.ssim(target, fake)),
+        }
 
     def display_outputs(self, condition):
         """Extra named (N, H, W, C) outputs for sample grids (e.g. attention masks)."""

@@ -60,7 +60,7 @@ def test_validation_metrics_are_logged():
     gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
     condition, target = next(batches(1))
     history = gan.fit(batches(), steps_per_epoch=2, epochs=1, validation_data=(condition, target), verbose=0).history
-    assert {"val_l1", "val_psnr"} <= set(history)
+    assert {"val_l1", "val_psnr", "val_ssim"} <= set(history)
     fake = keras.ops.convert_to_numpy(gan.generator(condition))
     assert history["val_l1"][0] == pytest.approx(np.mean(np.abs(fake - target)), rel=1e-4)
 

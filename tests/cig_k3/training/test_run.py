@@ -51,7 +51,7 @@ def test_train_leaves_a_complete_run_folder(synthetic_shards, tmp_path):
     assert read_header(run)["epoch"] == 2
     history = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1, 2]
-    assert set(history[0]) == {"epoch", "val_l1", "val_psnr"}
+    assert set(history[0]) == {"epoch", "val_l1", "val_psnr", "val_ssim"}
     assert {"g_total", "d_loss", "val_l1", "images_per_second"} <= set(history[-1])
     grids = sorted((run / "samples").glob("*.png"))
     assert len(grids) == 2

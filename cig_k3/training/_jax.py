@@ -59,9 +59,15 @@ def _stateless_loss(model, phase, optimizer_values, trainable, positions, batch,
     return loss_fn
 
 
+def _as_arrays(data):
+    """NumPy batches as JAX arrays: without jit (--jit off) they arrive as NumPy, and Keras
+    refuses a layer call that mixes NumPy inputs with the generator's JAX outputs."""
+    return jax.tree_util.tree_map(jax.numpy.asarray, data)
+
+
 def train_step(model, state, data):
     trainable, non_trainable, optimizer_values, metric_values = state
-    batch = split_batch(data)
+    batch = split_batch(_as_arrays(data))
     optimizer_values = model.optimizer.split(optimizer_values)
     carry, logs = None, {}
     for phase in model.phases():
@@ -92,7 +98,7 @@ def _update_metrics(model, trackers, metric_values, values):
 
 def test_step(model, state, data):
     trainable, non_trainable, metric_values = state
-    condition, target = split_batch(data)
+    condition, target = split_batch(_as_arrays(data))
     mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable)]
     with keras.StatelessScope(state_mapping=mapping) as scope:
         values = model.validation_metrics(condition, target)

@@ -211,6 +211,11 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
                               config.data.shards)
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Temporaries of a killed run (a checkpoint or model write cut short) are never read;
+    # the complete files they were meant to replace are.
+    for stale in [*run_dir.glob(f".{CHECKPOINT}.*.tmp"), *run_dir.glob(".*.tmp.keras")]:
+        log.info("removing %s, left by an interrupted write", stale)
+        stale.unlink(missing_ok=True)
     (run_dir / "config.json").write_text(config.to_json())
     shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 

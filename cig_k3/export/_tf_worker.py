@@ -22,11 +22,11 @@ def main(argv):
 
     if argv[0] == "run-savedmodel":
         _, path, inputs, outputs = argv
-        np.save(outputs, formats.run_savedmodel(path, np.load(inputs)))
+        np.save(outputs, formats.run_savedmodel(path, np.load(inputs, allow_pickle=False)))
         return 0
     _, fmt, model_path, out, inputs, outputs = argv
     model = load_generator(model_path)
-    condition = np.load(inputs)
+    condition = np.load(inputs, allow_pickle=False)
     if fmt == "savedmodel":
         model.export(out, format="tf_saved_model", verbose=False)
         result = formats.run_savedmodel(out, condition)

@@ -152,7 +152,7 @@ def run_savedmodel(path, condition):
     with tempfile.TemporaryDirectory() as scratch:
         np.save(Path(scratch) / "in.npy", condition)
         _worker(["run-savedmodel", str(path), str(Path(scratch) / "in.npy"), str(Path(scratch) / "out.npy")])
-        return np.load(Path(scratch) / "out.npy")
+        return np.load(Path(scratch) / "out.npy", allow_pickle=False)
 
 
 def _input_spec(model):
@@ -198,7 +198,7 @@ def _subprocess_export(fmt, model_path, partial, condition):
         np.save(Path(scratch) / "in.npy", condition)
         _worker(["export", fmt, str(model_path), str(partial), str(Path(scratch) / "in.npy"),
                  str(Path(scratch) / "out.npy")])
-        actual = np.load(Path(scratch) / "out.npy")
+        actual = np.load(Path(scratch) / "out.npy", allow_pickle=False)
     if fmt == "onnx":  # run the file here too, as a user of it would
         actual = run_onnx(partial, condition)
     return actual

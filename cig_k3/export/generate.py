@@ -157,9 +157,12 @@ def write_tiff(path, image, provenance):
         image = image[..., 0]
     partial = atomic_target(path)
     extra = {"planarconfig": "contig"} if image.ndim == 3 else {}
-    tifffile.imwrite(partial, image, photometric="minisblack", compression="zlib", metadata=provenance,
-                     software=f"cig {cig_version()} (synthetic)", **extra)
-    os.replace(partial, path)
+    try:
+        tifffile.imwrite(partial, image, photometric="minisblack", compression="zlib", metadata=provenance,
+                         software=f"cig {cig_version()} (synthetic)", **extra)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failed write, nothing half-written stays
     return path
 
 
@@ -191,7 +194,9 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     out_dir.mkdir(parents=True, exist_ok=True)
     in_channels = model.inputs[0].shape[-1]
     results = []
-    for index, mask_path in enumerate(tqdm(mask_paths, desc="generate", unit="mask", disable=not progress)):
+    # disable=None: a bar on a terminal only, so that logs and errors stay one line each.
+    bar = tqdm(mask_paths, desc="generate", unit="mask", disable=None if progress else True)
+    for index, mask_path in enumerate(bar):
         mask = read_mask(mask_path)
         condition, label, instances = encode_mask(mask, manifest, in_channels, options.mask_type, path=mask_path)
         seed = options.seed + index

@@ -43,11 +43,63 @@ def load_generator(path):
     path = resolve_model_path(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a Keras model file (not a .keras zip archive: truncated or corrupt?).")
+    check_model_config(path)
     try:
         return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, safe_mode=True, compile=False)
     except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError, TypeError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if len(message) > MAX_MESSAGE:  # Keras may quote a whole model config
+            message = message[:MAX_MESSAGE] + "..."
         raise ValueError(f"{path} could not be loaded as a CIG model (truncated or corrupt?): {message}") from error
+
+
+# Modules a CIG model file may name; anything else (os, builtins, subprocess, ...) is code
+# that loading the file would import and could run.
+SAFE_MODULES = ("keras", "cig_k3")
+MAX_MESSAGE = 300
+
+
+def _references(node):
+    """Every {"module": ..., "class_name": ...} object in a Keras config, depth first."""
+    if isinstance(node, dict):
+        if "class_name" in node:
+            yield node
+        for value in node.values():
+            yield from _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _references(value)
+
+
+def check_model_config(path):
+    """Read config.json of a `.keras` file (never executing anything) and refuse what a CIG
+    generator file never holds: references to other modules' functions or classes, Lambda
+    layers, or a model that is not a generator (a discriminator, a whole GAN).
+
+    Keras' safe_mode refuses much of this too; checking first gives a message that says
+    what was found, and does not rely on one Keras version's rules.
+    """
+    from cig_k3.models import GENERATORS
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as error:
+        raise ValueError(f"{path} has no readable config.json (truncated or corrupt?): {error}") from None
+    for reference in _references(config):
+        module, class_name = reference.get("module") or "", reference.get("class_name")
+        # A function is stored as {"class_name": "function", "config": its name}.
+        name = reference.get("config") if class_name == "function" else class_name
+        if module and module.split(".")[0] not in SAFE_MODULES:
+            raise ValueError(f"{path} refers to {module}.{name}, which is neither Keras nor CIG code: refused "
+                             "(model files are untrusted and never import other code).")
+        if class_name in ("Lambda", "TFOpLambda"):
+            raise ValueError(f"{path} holds a Lambda layer (Python code): refused (model files are untrusted).")
+    top = config.get("class_name") if isinstance(config, dict) else None
+    generators = sorted({cls.__name__ for cls in GENERATORS.values()})
+    if top not in generators:
+        raise ValueError(f"{path} holds a {top} ({config.get('module') if isinstance(config, dict) else '?'}), "
+                         f"not a CIG generator ({', '.join(generators)}): give a run's generator.keras.")
 
 
 def size_multiple(model):

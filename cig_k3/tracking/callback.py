@@ -115,11 +115,7 @@ class MLflowCallback(keras.callbacks.Callback):
             self._safely(runs.log_artifact, self.run, history)
         if self.log_model and self.model is not None:
             generator = getattr(self.model, "generator", self.model)
-            channels = generator.inputs[0].shape[-1]
-            multiple = int(getattr(generator, "size_multiple", 1) or 1)
-            height, width = (max(multiple, side // multiple * multiple) for side in self.sample_shape)
-            condition = np.zeros((1, height, width, channels), np.float32)
-            self._safely(runs.log_generator, self.run, generator, condition)
+            self._safely(runs.log_generator, self.run, generator, example_inputs(generator, self.sample_shape))
 
     # -- Helpers ------------------------------------------------------------------------------
     def _log(self, values, step):
@@ -163,6 +159,20 @@ class MLflowCallback(keras.callbacks.Callback):
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             logger.warning(message)
             return False
+
+
+def example_inputs(generator, sample_shape=(32, 32)):
+    """Zero inputs shaped like the generator's: an image condition (unknown height and width
+    become `sample_shape`, rounded to the generator's size multiple), a noise vector, or a
+    dict of several named inputs (e.g. noise and class)."""
+    multiple = int(getattr(generator, "size_multiple", 1) or 1)
+    spatial = [max(multiple, side // multiple * multiple) for side in sample_shape]
+    arrays = {}
+    for tensor in generator.inputs:
+        unknown = iter(spatial)
+        dims = [next(unknown, 1) if d is None else d for d in tensor.shape[1:]]
+        arrays[tensor.name] = np.zeros((1, *dims), np.float32)
+    return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
 def _scalar(value):

@@ -62,7 +62,70 @@ class Phase:
         return [v for owner in self.owners for v in owner.trainable_variables]
 
 
-class ConditionalGAN(keras.Model):
+class PhasedGAN(keras.Model):
+    """What every CIG GAN shares: loss and validation trackers, named optimisers in one
+    GANOptimizer, and the per-backend step that runs `phases()`.
+
+    Subclasses define `phases()`, `loss_names`, `validation_names`, `validation_metrics` and,
+    when they are not "generator" and "discriminator", which sub-models each optimiser
+    updates (`optimizer_owners`: optimiser name -> attribute names).
+    """
+
+    loss_names = ()
+    validation_names = ()
+    optimizer_owners = {"generator": ("generator",), "discriminator": ("discriminator",)}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
+        self._step = _backend_step_module()
+
+    def owners(self, optimizer):
+        return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        """Both optimisers in one container, each built on the variables it updates."""
+        optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
+        optimizer.build_for({
+            name: [v for owner in self.owners(name) for v in owner.trainable_variables]
+            for name in self.optimizer_owners
+        })
+        super().compile(optimizer=optimizer, **kwargs)
+
+    @property
+    def generator_optimizer(self):
+        return self.optimizer["generator"]
+
+    @property
+    def discriminator_optimizer(self):
+        return self.optimizer["discriminator"]
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), *self.validation_trackers.values()]
+
+    def train_step(self, *args):
+        return self._step.train_step(self, *args)
+
+    def test_step(self, *args):
+        return self._step.test_step(self, *args)
+
+    def phases(self):
+        raise NotImplementedError
+
+    def display_outputs(self, condition):
+        """Extra named (N, H, W, C) outputs for sample grids (e.g. attention masks)."""
+        return []
+
+    def update_trackers(self, values, trackers=None):
+        trackers = self.trackers if trackers is None else trackers
+        for name, tracker in trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in trackers.items()}
+
+
+class ConditionalGAN(PhasedGAN):
     """Generator + discriminator trained together with `fit` on any Keras backend.
 
     Args:
@@ -91,9 +154,6 @@ class ConditionalGAN(keras.Model):
         self.discriminator = discriminator
         self.adversarial = adversarial
         self.l1_weight = float(l1_weight)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
-        self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
-        self._step = _backend_step_module()
         self.built = True  # both networks are functional models, built at construction
 
     # -- Keras plumbing -------------------------------------------------------------------
@@ -105,30 +165,7 @@ class ConditionalGAN(keras.Model):
         self.discriminator.compile(loss=discriminator_loss or adversarial.discriminator_loss(self.adversarial))
         # Build the compiled loss eagerly, outside any traced step.
         self.discriminator.compute_loss(y=ops.ones((1, 2, 2, 1)), y_pred=ops.zeros((1, 2, 2, 1)))
-        optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
-        optimizer.build_for({
-            "generator": self.generator.trainable_variables,
-            "discriminator": self.discriminator.trainable_variables,
-        })
-        super().compile(optimizer=optimizer, **kwargs)
-
-    @property
-    def generator_optimizer(self):
-        return self.optimizer["generator"]
-
-    @property
-    def discriminator_optimizer(self):
-        return self.optimizer["discriminator"]
-
-    @property
-    def metrics(self):
-        return [*self.trackers.values(), *self.validation_trackers.values()]
-
-    def train_step(self, *args):
-        return self._step.train_step(self, *args)
-
-    def test_step(self, *args):
-        return self._step.test_step(self, *args)
+        super().compile(generator_optimizer, discriminator_optimizer, **kwargs)
 
     def phases(self):
         """G on a fresh fake, then D on that fake (detached): see the module docstring."""
@@ -165,16 +202,6 @@ class ConditionalGAN(keras.Model):
             "psnr": ops.mean(image_metrics.psnr(target, fake)),
             "ssim": ops.mean(image_metrics.ssim(target, fake)),
         }
-
-    def display_outputs(self, condition):
-        """Extra named (N, H, W, C) outputs for sample grids (e.g. attention masks)."""
-        return []
-
-    def update_trackers(self, values, trackers=None):
-        trackers = self.trackers if trackers is None else trackers
-        for name, tracker in trackers.items():
-            tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in trackers.items()}
 
     # -- Saving -----------------------------------------------------------------------------
     def get_config(self):

@@ -4,8 +4,7 @@ adversarial terms in keras.ops, and a noise SeedGenerator owned by the model."""
 import keras
 from keras import ops
 
-from cig_k3.training.gan import _backend_step_module
-from cig_k3.training.optimizer import GANOptimizer
+from cig_k3.training.gan import PhasedGAN
 
 FAMILY_ADVERSARIAL = ("bce", "lsgan")
 
@@ -25,7 +24,7 @@ def adversarial_term(kind, logits, real):
     raise ValueError(f"unknown adversarial loss {kind!r} for this GAN; choose one of {FAMILY_ADVERSARIAL}")
 
 
-class GANFamily(keras.Model):
+class GANFamily(PhasedGAN):
     """Base of the families: subclasses define `phases()`, `loss_names`, `validation_names`,
     `validation_metrics`, `grid_columns`, and which sub-models each optimiser updates
     (`optimizer_owners`, names of attributes).
@@ -35,55 +34,10 @@ class GANFamily(keras.Model):
             variable: checkpointed, and threaded through the JAX step).
     """
 
-    loss_names = ()
-    validation_names = ()
-    optimizer_owners = {"generator": ("generator",), "discriminator": ("discriminator",)}
-
     def __init__(self, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
-        self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
-        self._step = _backend_step_module()
-
-    def owners(self, optimizer):
-        return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])
-
-    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
-        optimizer.build_for({
-            name: [v for owner in self.owners(name) for v in owner.trainable_variables]
-            for name in self.optimizer_owners
-        })
-        super().compile(optimizer=optimizer, **kwargs)
-
-    @property
-    def generator_optimizer(self):
-        return self.optimizer["generator"]
-
-    @property
-    def discriminator_optimizer(self):
-        return self.optimizer["discriminator"]
-
-    @property
-    def metrics(self):
-        return [*self.trackers.values(), *self.validation_trackers.values()]
-
-    def train_step(self, *args):
-        return self._step.train_step(self, *args)
-
-    def test_step(self, *args):
-        return self._step.test_step(self, *args)
-
-    def update_trackers(self, values, trackers=None):
-        trackers = self.trackers if trackers is None else trackers
-        for name, tracker in trackers.items():
-            tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in trackers.items()}
-
-    def display_outputs(self, condition):
-        return []
 
     def grid_columns(self, condition, target):
         """Named (N, H, W, C) columns for sample grids, drawn with fixed seeds."""

@@ -31,17 +31,22 @@ def _prepare_command(out):
 def test_prepare_killed_five_times_then_rerun_is_byte_identical(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    start = time.monotonic()
     subprocess.run(_prepare_command(clean), check=True, cwd=REPO, env=env, capture_output=True)
-    duration = time.monotonic() - start
-    # Seeded moments spread over the run (start-up included): some before the first shard,
-    # most while shards are being written.
-    delays = np.random.default_rng(8).uniform(0.3, 0.95, size=5) * duration
+    # Each run is killed at a seeded moment just after it made progress (a new file in the
+    # output folder: a shard, a temporary or the lock), so that reruns, which resume and
+    # so finish sooner, are still interrupted mid-way whatever the machine's speed.
+    jitters = np.random.default_rng(8).uniform(0.0, 0.05, size=5)
     kills = 0
-    for delay in delays:
+    for jitter in jitters:
+        before = {p.name for p in killed.glob("*")}
         process = subprocess.Popen(_prepare_command(killed), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(delay)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if {p.name for p in killed.glob("*")} - before:
+                time.sleep(jitter)
+                break
+            time.sleep(0.002)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from cig_k3.training.gan import split_batch
+from cig_k3.training.gan import eager_test_step, split_batch
 
 
 def train_step(model, data):
@@ -22,10 +22,7 @@ def train_step(model, data):
     return model.update_trackers(logs)
 
 
-def test_step(model, data):
-    condition, target = split_batch(data)
-    values = model.validation_metrics(condition, target)
-    return model.update_trackers(values, model.validation_trackers)
+test_step = eager_test_step
 
 
 def input_gradient(function, inputs):

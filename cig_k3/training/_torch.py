@@ -4,7 +4,7 @@ imports torch."""
 import keras
 import torch
 
-from cig_k3.training.gan import split_batch
+from cig_k3.training.gan import eager_test_step, split_batch
 
 
 def _apply(model, optimizer, loss, variables):
@@ -31,10 +31,7 @@ def train_step(model, data):
     return model.update_trackers(logs)
 
 
-def test_step(model, data):
-    condition, target = split_batch(data)
-    values = model.validation_metrics(condition, target)
-    return model.update_trackers(values, model.validation_trackers)
+test_step = eager_test_step
 
 
 def input_gradient(function, inputs):

@@ -225,6 +225,14 @@ def adversarial_losses():
     return adversarial.ADVERSARIAL_LOSSES
 
 
+def eager_test_step(model, data):
+    """Validation step for the backends with stateful variables (TensorFlow, torch); the
+    JAX step file has its own, stateless one."""
+    condition, target = split_batch(data)
+    values = model.validation_metrics(condition, target)
+    return model.update_trackers(values, model.validation_trackers)
+
+
 def split_batch(data):
     """(condition, target[, extra...]) from a batch as the data stream yields it."""
     if isinstance(data, (tuple, list)) and len(data) >= 2:

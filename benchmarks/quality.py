@@ -1,11 +1,14 @@
-"""Quality table: train and evaluate presets on BBBC039 (mask -> image) with a fixed budget.
+"""Quality table: train and evaluate presets on BBBC039 (mask -> image) and isl_neurons
+(virtual staining) with a fixed budget.
 
 For each preset: `cig train` with the stated budget, then `cig evaluate` on the test split
 (PSNR / SSIM / Pearson, mask-consistency ratio, FID and KID in the judge's domain features),
-then train-on-synthetic vs train-on-real segmenters. One judge, trained once on the real
-train split and kept beside the shards, scores every preset.
+then, for mask -> image, train-on-synthetic vs train-on-real segmenters. One judge, trained
+once on the real BBBC039 train split and kept beside its shards, scores every preset; for
+virtual staining its encoder gives the domain features of the first (DAPI, nuclei) channel,
+and there are no masks, so no consistency or usefulness columns.
 
-    python benchmarks/quality.py --presets cig spade --epochs 4 --steps-per-epoch 100
+    python benchmarks/quality.py --presets cig spade --staining-presets pix2pixhd
 """
 
 import argparse
@@ -22,13 +25,14 @@ import _common  # noqa: E402
 SHARED = _common.REPO.parent / "shared" / "data"
 
 
-def ensure_shards(source, out):
+def ensure_shards(source, out, extra=()):
     if not (out / "manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "data_prep", str(source), "--out", str(out), "--workers", "2"], check=True)
+        subprocess.run([sys.executable, "-m", "data_prep", str(source), "--out", str(out), "--workers", "2", *extra],
+                       check=True)
     return out
 
 
-def worker(preset, shards, out, epochs, steps, crop, batch_size, judge_steps, synthetic_steps):
+def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_size, judge_steps, synthetic_steps):
     from cig_k3.commands.evaluate import evaluate_run, get_judge
     from cig_k3.config import config_from_preset
     from cig_k3.evaluation.usefulness import train_on_synthetic
@@ -40,54 +44,75 @@ def worker(preset, shards, out, epochs, steps, crop, batch_size, judge_steps, sy
     start = time.perf_counter()
     train(config)
     train_seconds = time.perf_counter() - start
-    judge, _ = get_judge(shards, None, crop, judge_steps)
-    results = evaluate_run(out, shards, split="test", crop=crop, max_images=64, samples=4)
-    useful = train_on_synthetic(load_generator(Path(out) / "generator.keras"), shards, crop, steps=synthetic_steps)
+    _, judge_path = get_judge(judge_shards, None, 128, judge_steps)
+    results = evaluate_run(out, shards, split="test", crop=crop, max_images=64, samples=4,
+                           judge_path=None if task == "mask2image" else judge_path)
     head = results["headline"]
-    return {
-        "steps": epochs * steps, "train_s": train_seconds, "psnr": head.get("psnr"), "ssim": head.get("ssim"),
-        "pearson": head.get("pearson"), "judge_dice_real": head.get("consistency_dice_foreground_real"),
-        "consistency_ratio": head.get("consistency_dice_foreground_ratio"),
-        "ap50_ratio": head.get("consistency_ap_50_ratio"), "fid_judge": head.get("fid_judge"),
+    row = {
+        "data": Path(shards).name, "steps": epochs * steps, "train_s": train_seconds, "psnr": head.get("psnr"),
+        "ssim": head.get("ssim"), "pearson": head.get("pearson"), "fid_judge": head.get("fid_judge"),
         "kid_judge": head.get("kid_judge"), "n_test": head.get("n_images"),
-        "synthetic_dice_ratio": useful["synthetic_dice_foreground_ratio"],
-        "real_plus_synthetic_dice_ratio": useful["real_plus_synthetic_dice_foreground_ratio"],
     }
+    if task == "mask2image":
+        useful = train_on_synthetic(load_generator(Path(out) / "generator.keras"), shards, crop, steps=synthetic_steps)
+        row.update({
+            "judge_dice_real": head.get("consistency_dice_foreground_real"),
+            "consistency_ratio": head.get("consistency_dice_foreground_ratio"),
+            "ap50_ratio": head.get("consistency_ap_50_ratio"),
+            "real_dice": useful["real"]["dice_foreground"],
+            "synthetic_dice_ratio": useful["synthetic_dice_foreground_ratio"],
+            "synthetic_ap50_ratio": useful["synthetic_ap_50_ratio"],
+            "real_plus_synthetic_dice_ratio": useful["real_plus_synthetic_dice_foreground_ratio"],
+        })
+    return row
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--presets", nargs="+", default=["cig", "pix2pix", "attention", "spade"])
+    parser.add_argument("--presets", nargs="*", default=["cig", "pix2pix", "attention", "spade"],
+                        help="presets trained mask -> image on BBBC039")
+    parser.add_argument("--staining-presets", nargs="*", default=["pix2pixhd"],
+                        help="presets trained for virtual staining on isl_neurons")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--data", default=str(SHARED / "bbbc039"))
     parser.add_argument("--shards", default="data/bbbc039")
+    parser.add_argument("--staining-data", default=str(SHARED / "isl_neurons"))
+    parser.add_argument("--staining-shards", default="data/isl_neurons")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--staining-crop", type=int, default=256)
+    parser.add_argument("--staining-batch-size", type=int, default=1)
     parser.add_argument("--judge-steps", type=int, default=1000)
     parser.add_argument("--synthetic-steps", type=int, default=300)
     parser.add_argument("--out", default="runs/quality")
     args, rest = parser.parse_known_args()
     if args.worker:
-        print(json.dumps(worker(*rest[:3], *map(int, rest[3:]))))
+        print(json.dumps(worker(*rest[:5], *map(int, rest[5:]))))
         return
     shards = ensure_shards(Path(args.data), Path(args.shards))
+    jobs = [("mask2image", preset, shards, args.crop, args.batch_size) for preset in args.presets]
+    if args.staining_presets:
+        staining = ensure_shards(Path(args.staining_data), Path(args.staining_shards),
+                                 ["--input", "phase_zstack.tif", "--targets", "dapi.tif", "map2.tif", "nfh.tif"])
+        jobs += [("virtual_staining", preset, staining, args.staining_crop, args.staining_batch_size)
+                 for preset in args.staining_presets]
     rows = []
-    for preset in args.presets:
+    for task, preset, data, crop, batch_size in jobs:
         result = _common.run_worker(
-            __file__, [preset, shards, Path(args.out) / preset, args.epochs, args.steps_per_epoch, args.crop,
-                       args.batch_size, args.judge_steps, args.synthetic_steps],
+            __file__, [task, preset, data, shards, Path(args.out) / f"{preset}_{Path(data).name}", args.epochs,
+                       args.steps_per_epoch, crop, batch_size, args.judge_steps, args.synthetic_steps],
             env={"KERAS_BACKEND": args.backend}, timeout=4 * 3600)
         rows.append({"preset": preset, "backend": args.backend, **result})
         print(json.dumps(rows[-1]), flush=True)
-    columns = ["preset", "backend", "steps", "train_s", "psnr", "ssim", "pearson", "judge_dice_real",
-               "consistency_ratio", "ap50_ratio", "fid_judge", "kid_judge", "n_test", "synthetic_dice_ratio",
-               "real_plus_synthetic_dice_ratio", "error"]
+    columns = ["preset", "data", "backend", "steps", "train_s", "psnr", "ssim", "pearson", "judge_dice_real",
+               "consistency_ratio", "ap50_ratio", "fid_judge", "kid_judge", "n_test", "real_dice",
+               "synthetic_dice_ratio", "synthetic_ap50_ratio", "real_plus_synthetic_dice_ratio", "error"]
     body = _common.table(rows, columns)
     print(body)
-    _common.append_results("Quality on BBBC039 (issue 5)", body, "python benchmarks/quality.py " + " ".join(sys.argv[1:]))
+    _common.append_results("Quality (issue 5)", body, "python benchmarks/quality.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 JIT_MODES = ("auto", "on", "off")
+DISTRIBUTE_MODES = ("auto", "none", "data_parallel")
 ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan-gp")  # wgan-gp: the wgan-gp preset only
 NAN_POLICIES = ("stop", "rollback")
 ON_ERROR = ("fail", "skip")
@@ -67,6 +68,9 @@ class TrainConfig:
     steps_per_epoch: int = 100
     precision: str = "float32"
     jit: str = "auto"
+    # Data parallel over all local accelerators through Keras' distribution API (JAX):
+    # "auto" uses it when JAX sees more than one device, so one script serves 1 or 8 GPUs.
+    distribute: str = "auto"
     seed: int = 0
     out: str = "runs/latest"
     sample_every: int = 0  # steps between sample grids; 0 = once per epoch
@@ -79,6 +83,8 @@ class TrainConfig:
         checks = [
             (self.precision in PRECISIONS, f"--precision {self.precision!r}: choose one of {PRECISIONS}"),
             (self.jit in JIT_MODES, f"--jit {self.jit!r}: choose one of {JIT_MODES}"),
+            (self.distribute in DISTRIBUTE_MODES,
+             f"--distribute {self.distribute!r}: choose one of {DISTRIBUTE_MODES}"),
             (self.loss.adversarial in ADVERSARIAL_LOSSES,
              f"adversarial loss {self.loss.adversarial!r}: choose one of {ADVERSARIAL_LOSSES}"),
             (self.nan_policy in NAN_POLICIES, f"nan_policy {self.nan_policy!r}: choose one of {NAN_POLICIES}"),

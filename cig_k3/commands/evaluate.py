@@ -106,7 +106,7 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     from cig_k3.data import BatchStream
     from cig_k3.evaluation import distances, metrics, report, uncertainty
     from cig_k3.evaluation.features import encoder_extractor, inception_extractor
-    from cig_k3.evaluation.judge import judge_encoder
+    from cig_k3.evaluation.judge import judge_encoder, load_judge
     from cig_k3.evaluation.segmentation import mask_consistency
     from cig_k3.export import load_generator
 
@@ -133,11 +133,17 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
                                        instance_masks=instances if instances is not None and len(instances) else None)
         results["mask_consistency"] = consistency
         results["mask_consistency"]["judge"] = str(used)
+    elif judge_path:
+        # Virtual staining has no masks to train a judge on; a judge given explicitly (for
+        # example the BBBC039 nuclei judge for a DAPI channel) still gives domain features.
+        judge, used = load_judge(judge_path), Path(judge_path)
+    else:
+        judge = None
+    if judge is not None:
         features = encoder_extractor(judge_encoder(judge))
-        per_channel = real if real.shape[-1] == 1 else real[..., :1]
         results["distances_judge"] = distances.fid_kid(
-            features(per_channel), features(fake if fake.shape[-1] == 1 else fake[..., :1]),
-            features=features.name, n_subsets=50, subset_size=max(2, min(len(real) // 2, 1000)),
+            features(real[..., :1]), features(fake[..., :1]), features=f"{features.name} ({used}, channel 0)",
+            n_subsets=50, subset_size=max(2, min(len(real) // 2, 1000)),
         )
     if inception_weights:
         inception = inception_extractor(inception_weights)

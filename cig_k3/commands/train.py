@@ -22,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--crop", type=integer, default=None)
     parser.add_argument("--precision", default=None, help="float32 | mixed_bfloat16 | mixed_float16")
     parser.add_argument("--jit", default=None, help="auto | on | off (XLA on TF/JAX, torch.compile on torch)")
+    parser.add_argument("--distribute", default=None,
+                        help="auto | none | data_parallel: split each batch over all local devices (JAX; "
+                             "auto does so when there is more than one)")
     parser.add_argument("--seed", type=integer, default=None)
     parser.add_argument("--workers", type=integer, default=None, help="data loader worker processes")
     parser.add_argument("--on-error", choices=("fail", "skip"), default=None,
@@ -65,6 +68,7 @@ def overrides_from_args(args):
         ("steps_per_epoch",): args.steps_per_epoch,
         ("precision",): args.precision,
         ("jit",): args.jit,
+        ("distribute",): args.distribute,
         ("seed",): args.seed,
         ("sample_every",): args.sample_every,
         ("nan_policy",): args.nan_policy,

@@ -129,6 +129,32 @@ def jit_setting(mode):
     return keras.backend.backend() == "jax"
 
 
+def distribution_setting(mode, batch_size):
+    """--distribute auto|none|data_parallel -> a keras.distribution.DataParallel, or None.
+
+    Data parallelism goes through Keras' distribution API, which JAX implements: the batch
+    is split over the devices, variables are replicated, and XLA inserts the gradient
+    all-reduce, so the training code is the same for one device and for eight.
+    """
+    if mode == "none":
+        return None
+    if keras.backend.backend() != "jax":
+        if mode == "data_parallel":
+            raise ValueError(
+                f"--distribute data_parallel needs KERAS_BACKEND=jax (Keras' distribution API); "
+                f"this is {keras.backend.backend()}"
+            )
+        return None
+    devices = keras.distribution.list_devices()
+    if mode == "auto" and len(devices) < 2:
+        return None
+    if batch_size % len(devices):
+        raise ValueError(f"--batch-size {batch_size} must be a multiple of the {len(devices)} devices "
+                         f"that --distribute {mode} splits it over")
+    log.info("data parallel over %d devices: %s", len(devices), ", ".join(devices))
+    return keras.distribution.DataParallel(devices=devices)
+
+
 def _atomic_save(model, path):
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
@@ -219,6 +245,18 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
     (run_dir / "config.json").write_text(config.to_json())
     shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 
+    distribution = distribution_setting(config.distribute, config.data.batch_size)
+    previous = keras.distribution.distribution() if distribution else None
+    if distribution:
+        keras.distribution.set_distribution(distribution)
+    try:
+        return _fit(config, run_dir, resume, callbacks, stream, validation, first_batch, channels)
+    finally:
+        if distribution:
+            keras.distribution.set_distribution(previous)
+
+
+def _fit(config, run_dir, resume, callbacks, stream, validation, first_batch, channels):
     learning_rate_scale, rollbacks = 1.0, 0
     while True:
         gan = build_gan(config, stream.condition_channels, stream.target_channels)

@@ -13,9 +13,17 @@ noise, brightness/contrast, gamma) from a shard folder, e.g. BBBC039 prepared by
 Each configuration runs in a fresh process, so the peaks of one do not hide another's.
 The last rows read 10x more samples than the first ones: memory must stay flat.
 
+With `--fit PRESET`, it answers whether the loader or the step is the bottleneck during a
+real `fit`: the preset's GAN is trained for `--fit-steps` steps from an in-memory batch and
+then from the loader (same batch size and crop); it prints both images/s, their ratio (1.0:
+the step is the bottleneck) and the fraction of the loader-fed fit spent waiting in the
+loader's `next()`. On a GPU, pair it with `nvidia-smi --query-gpu=utilization.gpu` (the
+accelerator's busy fraction).
+
 Usage:
     python benchmarks/loader.py --shards /tmp/bbbc039_shards
     python benchmarks/loader.py --shards DIR --workers 0 1 2 --crops-per-field 1 4
+    python benchmarks/loader.py --shards DIR --fit cig --crop 128 --batch-size 4 --workers 1
 """
 
 import argparse
@@ -99,6 +107,40 @@ def measure(shards, workers, samples, crop, batch_size, crops_per_field, seed):
     }
 
 
+def fit_bottleneck(shards, preset, workers, crop, batch_size, steps, seed):
+    """In-memory vs loader-fed `fit` of the preset's GAN, in this process."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_step import compiled_gan
+
+    from cig_k3.data import AugmentConfig, BatchStream
+
+    gan, in_memory, _ = compiled_gan(preset, batch_size, "float32", "auto", crop)
+    stream = BatchStream(shards, split="train", batch_size=batch_size, crop=crop, augment=AugmentConfig(),
+                         seed=seed, workers=workers, steps_per_epoch=steps)
+    waits = []
+
+    def timed(batches):
+        while True:
+            start = time.perf_counter()
+            batch = next(batches)
+            waits.append(time.perf_counter() - start)
+            yield batch
+
+    gan.fit(in_memory(), steps_per_epoch=2, epochs=1, verbose=0)  # compile + warm-up
+    start = time.perf_counter()
+    gan.fit(in_memory(), steps_per_epoch=steps, epochs=1, verbose=0)
+    memory_rate = steps * batch_size / (time.perf_counter() - start)
+    batches = timed(stream.forever())
+    gan.fit(batches, steps_per_epoch=2, epochs=1, verbose=0)  # loader start-up
+    waits.clear()
+    start = time.perf_counter()
+    gan.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+    elapsed = time.perf_counter() - start
+    return {"preset": preset, "workers": workers, "crop": crop, "batch": batch_size, "steps": steps,
+            "in_memory_img_s": memory_rate, "loader_img_s": steps * batch_size / elapsed,
+            "ratio": steps * batch_size / elapsed / memory_rate, "loader_wait_fraction": sum(waits) / elapsed}
+
+
 def _run_in_subprocess(args, workers, samples, crops_per_field):
     command = [sys.executable, os.path.abspath(__file__), "--shards", args.shards, "--crop", str(args.crop),
                "--batch-size", str(args.batch_size), "--seed", str(args.seed),
@@ -121,9 +163,22 @@ def main(argv=None):
     parser.add_argument("--memory-samples", type=int, nargs=2, default=[500, 5000],
                         help="the two lengths of the memory check")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit", metavar="PRESET", help="measure the loader against this preset's step in fit")
+    parser.add_argument("--fit-steps", type=int, default=50)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    if args.fit:
+        for workers in args.workers:
+            row = fit_bottleneck(args.shards, args.fit, workers, args.crop, args.batch_size, args.fit_steps, args.seed)
+            print(json.dumps(row), flush=True)
+            bound = "step" if row["ratio"] > 0.9 else "loader"
+            print(f"{args.fit} crop {args.crop} batch {args.batch_size}, {workers} loader workers: in-memory "
+                  f"{row['in_memory_img_s']:.1f} img/s, loader-fed {row['loader_img_s']:.1f} img/s "
+                  f"(ratio {row['ratio']:.2f}), {row['loader_wait_fraction']:.0%} of the fit waiting on the "
+                  f"loader: the {bound} is the bottleneck", flush=True)
+        return
 
     if args.one:
         workers, samples, crops_per_field = json.loads(args.one)

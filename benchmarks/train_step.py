@@ -35,7 +35,9 @@ def matmul_peak(dtype, size=2048, repeats=10):
     return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
-def worker(preset, batch, precision, jit, steps, crop):
+def compiled_gan(preset, batch, precision, jit, crop):
+    """The preset's GAN, compiled as `cig train` compiles it, an endless source of one
+    in-memory batch, and the model FLOPs per image per step."""
     import keras
     import numpy as np
 
@@ -57,6 +59,13 @@ def worker(preset, batch, precision, jit, steps, crop):
         while True:
             yield condition, target
 
+    return gan, batches, flops
+
+
+def worker(preset, batch, precision, jit, steps, crop):
+    import keras
+
+    gan, batches, flops = compiled_gan(preset, batch, precision, jit, crop)
     gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)  # compile + warm-up
     start = time.perf_counter()
     gan.fit(batches(), steps_per_epoch=steps, epochs=1, verbose=0)

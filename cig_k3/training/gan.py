@@ -29,7 +29,8 @@ from cig_k3.losses import adversarial
 from cig_k3.training.optimizer import GANOptimizer
 
 
-def _backend_step_module():
+def backend_step_module():
+    """The step file of the current Keras backend."""
     name = {"tensorflow": "_tensorflow", "jax": "_jax", "torch": "_torch"}.get(keras.backend.backend())
     if name is None:
         raise ValueError(f"KERAS_BACKEND={keras.backend.backend()!r} is not supported; use tensorflow, jax or torch")
@@ -79,7 +80,7 @@ class PhasedGAN(keras.Model):
         super().__init__(**kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
-        self._step = _backend_step_module()
+        self._step = backend_step_module()
 
     def owners(self, optimizer):
         return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])

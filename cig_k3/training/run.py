@@ -21,6 +21,7 @@ from cig_k3.training import callbacks as cb
 from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
 from cig_k3.training.families import FAMILIES
 from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.optimizer import adam as adam_optimizer
 from cig_k3.training.schedules import LinearDecay
 from cig_k3.training.systems import AttentionGAN, FeatureMatchingGAN, MixLCGAN
 
@@ -112,7 +113,7 @@ def make_optimizers(config, learning_rate_scale=1.0):
         learning_rate *= learning_rate_scale
         if decay:
             learning_rate = LinearDecay(learning_rate, total - decay, decay)
-        optimizer = keras.optimizers.Adam(learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+        optimizer = adam_optimizer(learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
         if config.precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer

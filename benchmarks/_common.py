@@ -29,6 +29,43 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def gpu_peak_mb():
+    """Peak GPU memory of this process in MB through the backend that is loaded, or None."""
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated() / 2**20
+    if "jax" in sys.modules:
+        import jax
+
+        stats = [d.memory_stats() or {} for d in jax.devices() if d.platform == "gpu"]
+        if stats:
+            return max(s.get("peak_bytes_in_use", 0) for s in stats) / 2**20
+    return None
+
+
+def on_gpu():
+    """Whether the current Keras backend computes on a GPU."""
+    import keras
+
+    return any("gpu" in str(d).lower() or "cuda" in str(d).lower() for d in _devices(keras.backend.backend()))
+
+
+def _devices(backend):
+    if backend == "jax":
+        import jax
+
+        return [d.platform for d in jax.devices()]
+    if backend == "torch":
+        import torch
+
+        return ["cuda"] if torch.cuda.is_available() else ["cpu"]
+    import tensorflow as tf
+
+    return [d.device_type for d in tf.config.list_physical_devices()]
+
+
 def run_worker(script, args, env=None, timeout=1800):
     """Run `script --worker args` in a fresh process; it prints one JSON line last."""
     process = subprocess.run(

@@ -107,14 +107,14 @@ def measure(shards, workers, samples, crop, batch_size, crops_per_field, seed):
     }
 
 
-def fit_bottleneck(shards, preset, workers, crop, batch_size, steps, seed):
+def fit_bottleneck(shards, preset, workers, crop, batch_size, steps, seed, precision="float32", jit="auto"):
     """In-memory vs loader-fed `fit` of the preset's GAN, in this process."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from train_step import compiled_gan
 
     from cig_k3.data import AugmentConfig, BatchStream
 
-    gan, in_memory, _ = compiled_gan(preset, batch_size, "float32", "auto", crop)
+    gan, in_memory, _ = compiled_gan(preset, batch_size, precision, jit, crop)
     stream = BatchStream(shards, split="train", batch_size=batch_size, crop=crop, augment=AugmentConfig(),
                          seed=seed, workers=workers, steps_per_epoch=steps)
     waits = []
@@ -165,13 +165,16 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fit", metavar="PRESET", help="measure the loader against this preset's step in fit")
     parser.add_argument("--fit-steps", type=int, default=50)
+    parser.add_argument("--precision", default="float32", help="of the --fit step")
+    parser.add_argument("--jit", default="auto", help="of the --fit step")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
     if args.fit:
         for workers in args.workers:
-            row = fit_bottleneck(args.shards, args.fit, workers, args.crop, args.batch_size, args.fit_steps, args.seed)
+            row = fit_bottleneck(args.shards, args.fit, workers, args.crop, args.batch_size, args.fit_steps, args.seed,
+                                 args.precision, args.jit)
             print(json.dumps(row), flush=True)
             bound = "step" if row["ratio"] > 0.9 else "loader"
             print(f"{args.fit} crop {args.crop} batch {args.batch_size}, {workers} loader workers: in-memory "

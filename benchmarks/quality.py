@@ -39,8 +39,10 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
     from cig_k3.export import load_generator
     from cig_k3.training import train
 
-    config = config_from_preset(preset, {"data": {"shards": shards, "crop": crop, "batch_size": batch_size},
-                                         "epochs": epochs, "steps_per_epoch": steps, "out": out, "verbose": 0})
+    data = {"shards": shards, **({"crop": crop} if crop else {}), **({"batch_size": batch_size} if batch_size else {})}
+    config = config_from_preset(preset, {"data": data, "epochs": epochs, "steps_per_epoch": steps, "out": out,
+                                         "verbose": 0})
+    crop, batch_size = config.data.crop, config.data.batch_size
     start = time.perf_counter()
     train(config)
     train_seconds = time.perf_counter() - start
@@ -49,7 +51,8 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
                            judge_path=None if task == "mask2image" else judge_path)
     head = results["headline"]
     row = {
-        "data": Path(shards).name, "steps": epochs * steps, "train_s": train_seconds, "psnr": head.get("psnr"),
+        "data": Path(shards).name, "crop": crop, "batch": batch_size, "steps": epochs * steps,
+        "train_s": train_seconds, "psnr": head.get("psnr"),
         "ssim": head.get("ssim"), "pearson": head.get("pearson"), "fid_judge": head.get("fid_judge"),
         "kid_judge": head.get("kid_judge"), "n_test": head.get("n_images"),
     }
@@ -71,7 +74,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--presets", nargs="*", default=["cig", "pix2pix", "attention", "spade"],
-                        help="presets trained mask -> image on BBBC039")
+                        help="presets trained mask -> image on BBBC039 (mixlc is left out: its generator "
+                             "also takes a style image, which the evaluation does not give)")
     parser.add_argument("--staining-presets", nargs="*", default=["pix2pixhd"],
                         help="presets trained for virtual staining on isl_neurons")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
@@ -81,10 +85,10 @@ def main():
     parser.add_argument("--staining-shards", default="data/isl_neurons")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps-per-epoch", type=int, default=200)
-    parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--staining-crop", type=int, default=256)
-    parser.add_argument("--staining-batch-size", type=int, default=1)
+    parser.add_argument("--crop", type=int, default=0, help="0: each preset's own crop")
+    parser.add_argument("--batch-size", type=int, default=0, help="0: each preset's own batch size")
+    parser.add_argument("--staining-crop", type=int, default=0)
+    parser.add_argument("--staining-batch-size", type=int, default=0)
     parser.add_argument("--judge-steps", type=int, default=1000)
     parser.add_argument("--synthetic-steps", type=int, default=300)
     parser.add_argument("--out", default="runs/quality")
@@ -107,7 +111,7 @@ def main():
             env={"KERAS_BACKEND": args.backend}, timeout=4 * 3600)
         rows.append({"preset": preset, "backend": args.backend, **result})
         print(json.dumps(rows[-1]), flush=True)
-    columns = ["preset", "data", "backend", "steps", "train_s", "psnr", "ssim", "pearson", "judge_dice_real",
+    columns = ["preset", "data", "backend", "crop", "batch", "steps", "train_s", "psnr", "ssim", "pearson", "judge_dice_real",
                "consistency_ratio", "ap50_ratio", "fid_judge", "kid_judge", "n_test", "real_dice",
                "synthetic_dice_ratio", "synthetic_ap50_ratio", "real_plus_synthetic_dice_ratio", "error"]
     body = _common.table(rows, columns)

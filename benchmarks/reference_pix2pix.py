@@ -2,7 +2,8 @@
 
 unet_256 generator (64 filters, BatchNorm, dropout in the three innermost decoder blocks),
 70x70 PatchGAN (64 filters, 3 layers, BatchNorm), vanilla GAN loss (BCE with logits),
-L1 weight 100, Adam(2e-4, 0.5), NCHW float32, eager mode: its defaults. One step is
+L1 weight 100, Adam(2e-4, 0.5), NCHW float32, eager mode: its defaults, on the GPU when
+there is one (cuDNN autotuning off, as the reference leaves it). One step is
 G forward, D step on (real, detached fake), G step through D, as the reference's
 `optimize_parameters`. Written here (not imported) so the same machine, threads and
 input sizes are used as for our presets; the network is built from torch.nn alone.
@@ -64,7 +65,7 @@ def build(in_channels, out_channels):
     return UNet(), discriminator
 
 
-def conv_flops(module, shape):
+def conv_flops(module, shape, device="cpu"):
     """FLOPs (2 x multiply-adds) of the convolutions in one forward pass of one input."""
     import torch
     from torch import nn
@@ -80,7 +81,7 @@ def conv_flops(module, shape):
 
     handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     with torch.no_grad():
-        module.eval()(torch.zeros(shape))
+        module.eval()(torch.zeros(shape, device=device))
     module.train()
     for handle in handles:
         handle.remove()
@@ -93,14 +94,15 @@ def worker(batch, steps, size):
     from torch import nn
 
     torch.manual_seed(0)
-    generator, discriminator = build(3, 1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    generator, discriminator = (network.to(device) for network in build(3, 1))
     g_opt = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce, l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
     rng = np.random.default_rng(0)
     condition = torch.from_numpy(np.eye(3, dtype="float32")[rng.integers(0, 3, (batch, size, size))]).permute(0, 3, 1, 2)
-    condition = condition.contiguous()
-    target = torch.from_numpy(np.tanh(rng.normal(size=(batch, 1, size, size))).astype("float32"))
+    condition = condition.contiguous().to(device)
+    target = torch.from_numpy(np.tanh(rng.normal(size=(batch, 1, size, size))).astype("float32")).to(device)
 
     def step():
         fake = generator(condition)
@@ -115,17 +117,23 @@ def worker(batch, steps, size):
         g_loss = bce(pred_fake, torch.ones_like(pred_fake)) + 100.0 * l1(fake, target)
         g_loss.backward()
         g_opt.step()
-        return float(g_loss)
 
-    for _ in range(2):
+    def synchronize():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(3):
         step()
+    synchronize()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    synchronize()
     seconds = time.perf_counter() - start
-    flops = 3 * conv_flops(generator, (1, 3, size, size)) + 9 * conv_flops(discriminator, (1, 4, size, size))
+    flops = 3 * conv_flops(generator, (1, 3, size, size), device) + 9 * conv_flops(discriminator, (1, 4, size, size), device)
     return {"images_per_second": steps * batch / seconds, "peak_rss_mb": _common.peak_rss_mb(),
-            "gflop_per_image": flops / 1e9, "threads": torch.get_num_threads()}
+            "gpu_peak_mb": _common.gpu_peak_mb(), "gflop_per_image": flops / 1e9, "device": device,
+            "threads": torch.get_num_threads()}
 
 
 def main():
@@ -144,8 +152,8 @@ def main():
         rows.append({"implementation": "pytorch pix2pix (reference)", "batch": batch,
                      **_common.run_worker(__file__, [batch, args.steps, args.size])})
         print(json.dumps(rows[-1]), flush=True)
-    body = _common.table(rows, ["implementation", "batch", "images_per_second", "peak_rss_mb", "gflop_per_image",
-                                "threads", "error"])
+    body = _common.table(rows, ["implementation", "device", "batch", "images_per_second", "peak_rss_mb",
+                                "gpu_peak_mb", "gflop_per_image", "threads", "error"])
     print(body)
     if not args.no_record:
         _common.append_results(f"Reference pix2pix step at {args.size}x{args.size}", body,

@@ -6,6 +6,11 @@ import torch
 
 from cig_k3.training.gan import eager_test_step, split_batch
 
+if torch.cuda.is_available():
+    # Crops have one size per run, so cuDNN's autotuner picks each convolution's fastest
+    # algorithm once and reuses it.
+    torch.backends.cudnn.benchmark = True
+
 
 def _apply(model, optimizer, loss, variables):
     model.zero_grad()

@@ -103,7 +103,7 @@ def get_judge(shards, judge_path, crop, steps, seed=0):
 def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=None, max_images=64, samples=8,
                  judge_path=None, judge_steps=200, inception_weights=None):
     """Evaluate RUN_DIR/generator.keras on `split` of `shards`; returns the results dict."""
-    from cig_k3.data import BatchStream
+    from cig_k3.data import BatchStream, read_manifest
     from cig_k3.evaluation import distances, metrics, report, uncertainty
     from cig_k3.evaluation.features import encoder_extractor, inception_extractor
     from cig_k3.evaluation.judge import judge_encoder, load_judge
@@ -115,7 +115,8 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     generator = load_generator(run_dir / "generator.keras")
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     crop = crop or config.get("data", {}).get("crop", 128)
-    stream = BatchStream(shards, split=split, batch_size=8, crop=crop, augment=None, seed=0, with_instances=True)
+    masks = read_manifest(shards)["task"] == "mask2image"  # virtual staining shards hold no instance masks
+    stream = BatchStream(shards, split=split, batch_size=8, crop=crop, augment=None, seed=0, with_instances=masks)
     conditions, real, instances = _collect(stream, max_images)
     fake = _predict(generator, conditions)
     channel_names = stream.manifest.get("raw_channels")

@@ -73,9 +73,9 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--presets", nargs="*", default=["cig", "pix2pix", "attention", "spade"],
-                        help="presets trained mask -> image on BBBC039 (mixlc is left out: its generator "
-                             "also takes a style image, which the evaluation does not give)")
+    parser.add_argument("--presets", nargs="*", default=["cig", "pix2pix", "attention", "spade", "mixlc"],
+                        help="presets trained mask -> image on BBBC039 (mixlc draws each test mask in the "
+                             "style of another test image)")
     parser.add_argument("--staining-presets", nargs="*", default=["pix2pixhd"],
                         help="presets trained for virtual staining on isl_neurons")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))

@@ -73,14 +73,17 @@ def _collect(stream, max_images):
 
 
 def _predict(generator, conditions, batch_size=8, sample=False):
+    """`conditions`: an array, or a dict of arrays (a generator that also takes a style)."""
     import keras
 
     from cig_k3.layers import sampling
 
     outputs = []
+    count = len(next(iter(conditions.values()))) if isinstance(conditions, dict) else len(conditions)
     with sampling(generator, enabled=sample):
-        for start in range(0, len(conditions), batch_size):
-            outputs.append(keras.ops.convert_to_numpy(generator(conditions[start:start + batch_size], training=False)))
+        for start in range(0, count, batch_size):
+            batch = keras.tree.map_structure(lambda array: array[start:start + batch_size], conditions)
+            outputs.append(keras.ops.convert_to_numpy(generator(batch, training=False)))
     return np.concatenate(outputs)
 
 
@@ -105,6 +108,7 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     """Evaluate RUN_DIR/generator.keras on `split` of `shards`; returns the results dict."""
     from cig_k3.data import BatchStream, read_manifest
     from cig_k3.evaluation import distances, metrics, report, uncertainty
+    from cig_k3.evaluation.conditioning import generator_inputs
     from cig_k3.evaluation.features import encoder_extractor, inception_extractor
     from cig_k3.evaluation.judge import judge_encoder, load_judge
     from cig_k3.evaluation.segmentation import mask_consistency
@@ -118,12 +122,13 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     masks = read_manifest(shards)["task"] == "mask2image"  # virtual staining shards hold no instance masks
     stream = BatchStream(shards, split=split, batch_size=8, crop=crop, augment=None, seed=0, with_instances=masks)
     conditions, real, instances = _collect(stream, max_images)
-    fake = _predict(generator, conditions)
+    inputs = generator_inputs(generator, conditions, real)
+    fake = _predict(generator, inputs)
     channel_names = stream.manifest.get("raw_channels")
     results = {"split": split, "crop": crop, "n_images": int(len(real)),
                "paired": metrics.evaluate_paired(real, fake, channel_names=channel_names)["summary"]}
 
-    draws = np.stack([_predict(generator, conditions, sample=True) for _ in range(samples)], axis=1)
+    draws = np.stack([_predict(generator, inputs, sample=True) for _ in range(samples)], axis=1)
     foreground = conditions[..., 0] < 0.5 if stream.task == "mask2image" else None
     spread = uncertainty.uncertainty_dataset(draws, real=real, foreground=foreground)
     results["uncertainty"] = {k: v for k, v in spread.items() if k != "per_image"}

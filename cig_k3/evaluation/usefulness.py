@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 def _synthetic(batches, generator):
     import keras
 
-    for condition, _target, *rest in batches:
-        yield condition, keras.ops.convert_to_numpy(generator(condition, training=False))
+    from cig_k3.evaluation.conditioning import generator_inputs
+
+    for condition, target, *rest in batches:
+        drawn = generator(generator_inputs(generator, condition, target), training=False)
+        yield condition, keras.ops.convert_to_numpy(drawn)
 
 
 def _alternate(first, second):

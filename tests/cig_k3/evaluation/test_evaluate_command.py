@@ -32,3 +32,25 @@ def test_evaluate_virtual_staining(tmp_path, with_judge):
         assert "channel 0" in results["distances_judge"]["features"]
     saved = json.loads((run / "evaluation" / "results.json").read_text())
     assert saved["headline"]["n_images"] == 4
+
+
+def test_evaluate_style_taking_generator(tmp_path):
+    """MixLC's generator takes {"label", "raw"}: each sample is drawn in another sample's style."""
+    import numpy as np
+
+    from cig_k3.evaluation.conditioning import generator_inputs, takes_style
+
+    shards = write_shards(str(tmp_path / "shards"), splits={"train": 2, "test": 4}, height=32, width=32)
+    run = tmp_path / "run"
+    run.mkdir()
+    generator = build_generator("mixlc", in_channels=3, out_channels=1, base_filters=4, depth=2, max_filters=8)
+    assert takes_style(generator) and not takes_style(build_segmenter(base_filters=4, depth=2))
+    images = np.arange(3)[:, None, None, None] * np.ones((3, 4, 4, 1))
+    styles = generator_inputs(generator, np.zeros((3, 4, 4, 3)), images)["raw"]
+    assert [float(s.mean()) for s in styles] == [2.0, 0.0, 1.0]  # never a sample's own image
+    generator.save(run / "generator.keras")
+    judge = tmp_path / "judge.keras"
+    build_segmenter(base_filters=4, depth=2).save(judge)
+    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge)
+    assert results["n_images"] == 4
+    assert {"consistency_dice_foreground_ratio", "fid_judge", "psnr"} <= set(results["headline"])

@@ -198,6 +198,7 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
     from cig_k3.data import AugmentConfig, BatchStream, read_manifest
 
     config.validate()
+    distribution = distribution_setting(config.distribute, config.data.batch_size)  # before anything is written
     run_dir = Path(resume or config.out)
     keras.utils.set_random_seed(config.seed)
     keras.config.set_dtype_policy(config.precision)
@@ -246,7 +247,6 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
     (run_dir / "config.json").write_text(config.to_json())
     shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 
-    distribution = distribution_setting(config.distribute, config.data.batch_size)
     previous = keras.distribution.distribution() if distribution else None
     if distribution:
         keras.distribution.set_distribution(distribution)

@@ -69,3 +69,10 @@ def test_data_parallel_on_two_host_devices_matches_plain_fit(synthetic_shards, t
     assert "data parallel over 2 devices" in process.stderr
     difference = _max_difference(generator_weights(tmp_path / "plain"), generator_weights(tmp_path / "parallel"))
     assert difference < 1e-4, difference
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="data_parallel is accepted on JAX")
+def test_data_parallel_off_jax_fails_before_writing(synthetic_shards, tmp_path):
+    with pytest.raises(ValueError, match="KERAS_BACKEND=jax"):
+        train(tiny_config(synthetic_shards, tmp_path / "run", distribute="data_parallel"))
+    assert not (tmp_path / "run").exists()

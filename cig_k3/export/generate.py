@@ -190,6 +190,13 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     """Generate images for every mask; returns [(mask_path, label, instances, [image paths])]."""
     from tqdm import tqdm
 
+    from cig_k3.evaluation.conditioning import takes_style
+
+    if takes_style(model):
+        raise ValueError(
+            f"generator {model.name!r} also takes a style image (MixLC: label + raw), which `cig generate` "
+            "does not give; `cig evaluate` draws each test mask in another test image's style"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     in_channels = model.inputs[0].shape[-1]

@@ -103,3 +103,14 @@ def test_sampled_masks_follow_measured_statistics():
     assert np.mean(sampled.eccentricities) == pytest.approx(np.mean(stats.eccentricities), abs=0.1)
     assert np.median(sampled.orientations) == pytest.approx(np.median(stats.orientations), abs=0.2)
     assert abs(np.mean(sampled.counts) - np.mean(stats.counts)) <= 1.5
+
+
+def test_style_taking_generator_is_refused_in_one_line(tmp_path, run_dir, capsys):
+    from cig_k3.models import build_generator
+
+    build_generator("mixlc", in_channels=3, out_channels=1, base_filters=4, depth=2).save(run_dir / "generator.keras")
+    masks = write_masks(tmp_path / "masks")
+    assert main(["generate", "--model", str(run_dir), "--masks", str(masks), "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "style image" in error[0]
+    assert not (tmp_path / "o").exists()

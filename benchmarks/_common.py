@@ -98,3 +98,11 @@ def append_results(title, body, command):
     with open(RESULTS, "a", encoding="utf-8") as handle:
         handle.write(text)
     return text
+
+
+def publish(title, body, record=True):
+    """Print a result table and, unless `record` is false, append it to RESULTS.md with the
+    command line that produced it."""
+    print(body)
+    if record:
+        append_results(title, body, "python " + " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]))

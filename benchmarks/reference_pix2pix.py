@@ -154,10 +154,7 @@ def main():
         print(json.dumps(rows[-1]), flush=True)
     body = _common.table(rows, ["implementation", "device", "batch", "images_per_second", "peak_rss_mb",
                                 "gpu_peak_mb", "gflop_per_image", "threads", "error"])
-    print(body)
-    if not args.no_record:
-        _common.append_results(f"Reference pix2pix step at {args.size}x{args.size}", body,
-                               "python " + " ".join(["benchmarks/reference_pix2pix.py", *sys.argv[1:]]))
+    _common.publish(f"Reference pix2pix step at {args.size}x{args.size}", body, record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -119,11 +119,7 @@ def main():
     columns = ["backend", "preset", "precision", "jit", "batch", "images_per_second", "peak_rss_mb", "gpu_peak_mb",
                "gflop_per_image", "achieved_gflops", "fraction_of_peak", "peak_fp32_gflops", "peak_bf16_gflops",
                "error"]
-    body = _common.table(rows, columns)
-    print(body)
-    if not args.no_record:
-        _common.append_results(f"train_step at {args.crop}x{args.crop}", body,
-                               "python " + " ".join(["benchmarks/train_step.py", *sys.argv[1:]]))
+    _common.publish(f"train_step at {args.crop}x{args.crop}", _common.table(rows, columns), record=not args.no_record)
 
 
 if __name__ == "__main__":

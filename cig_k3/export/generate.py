@@ -112,12 +112,13 @@ def encode_mask(mask, manifest, in_channels, mask_type="instance", path="mask"):
 
 
 def reseed_dropout(model, seed):
-    """Reset the state of every MCDropout seed generator so that sampling is reproducible."""
+    """Reset the state of every noise layer's seed generator (MCDropout, NoiseInjection,
+    LatentCode) so that sampling is reproducible."""
     import keras
 
-    from cig_k3.layers import MCDropout
+    from cig_k3.layers import stochastic_layers
 
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, MCDropout)]
+    layers = stochastic_layers(model)
     for index, layer in enumerate(layers):
         state = layer.seed_generator.state
         state.assign(keras.ops.convert_to_tensor([seed * 1009 + index, 0], dtype=state.dtype))

@@ -1,4 +1,8 @@
-from cig_k3.layers.dropout import MCDropout, sampling
+from cig_k3.layers.dropout import MCDropout
+from cig_k3.layers.noise import LatentCode, NoiseInjection
 from cig_k3.layers.normalization import normalization
+from cig_k3.layers.stochastic import sampling, stochastic_layers
+from cig_k3.layers.upsampling import SubpixelUpsampling, upsample
 
-__all__ = ["MCDropout", "sampling", "normalization"]
+__all__ = ["MCDropout", "NoiseInjection", "LatentCode", "SubpixelUpsampling", "sampling", "stochastic_layers",
+           "normalization", "upsample"]

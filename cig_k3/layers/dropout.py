@@ -1,7 +1,5 @@
 """Dropout that can stay on at inference: pix2pix's source of stochasticity."""
 
-import contextlib
-
 import keras
 
 
@@ -38,17 +36,3 @@ class MCDropout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
-
-@contextlib.contextmanager
-def sampling(model, enabled=True):
-    """Keep every MCDropout of `model` active while the context is open."""
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, MCDropout)]
-    previous = [layer.sampling for layer in layers]
-    for layer in layers:
-        layer.sampling = enabled
-    try:
-        yield len(layers)
-    finally:
-        for layer, value in zip(layers, previous):
-            layer.sampling = value

@@ -1,6 +1,6 @@
 """Model registry. Explicit dicts, loud failures; nothing registers itself at import."""
 
-from cig_k3.layers import MCDropout
+from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, SubpixelUpsampling
 from cig_k3.layers.attention import AttentionFusion
 from cig_k3.layers.spade import SPADE, NearestDownsample, SPADEResBlock
 from cig_k3.models.attention import AttentionGenerator, UNetDiscriminator
@@ -21,7 +21,8 @@ DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator
 
 # Everything a saved CIG model may contain, for keras.saving.load_model(custom_objects=...).
 CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *DISCRIMINATORS.values(), MCDropout, DCGANEncoder,
-                                              AttentionFusion, SPADE, SPADEResBlock, NearestDownsample]}
+                                              AttentionFusion, SPADE, SPADEResBlock, NearestDownsample,
+                                              NoiseInjection, LatentCode, SubpixelUpsampling]}
 
 
 def build_generator(name, **kwargs):

@@ -2,17 +2,29 @@
 
 import keras
 
-from cig_k3.layers import MCDropout, normalization
+from cig_k3.layers import MCDropout, normalization, upsampling
+from cig_k3.layers.noise import LatentCode, NoiseInjection
 
 
 class UNetGenerator(keras.Model):
-    """U-Net: strided-convolution encoder, transposed-convolution decoder, skip connections.
+    """U-Net: strided-convolution encoder, upsampling decoder, skip connections.
 
     Encoder blocks are Conv(4x4, stride 2) - norm - LeakyReLU(0.2); decoder blocks are
-    ConvTranspose(4x4, stride 2) - norm - [dropout] - ReLU followed by concatenation with the
-    mirrored encoder output. Dropout in the first `dropout_layers` decoder blocks is the
-    noise source; it can stay on at inference (`cig_k3.layers.sampling`). The output is tanh
-    with `out_channels` channels, always float32 (mixed precision keeps it there).
+    Upsample(x2) - norm - [noise] - [dropout] - ReLU followed by concatenation with the
+    mirrored encoder output. The output is tanh with `out_channels` channels, always float32
+    (mixed precision keeps it there).
+
+    Upsampling is pix2pix's 4x4 stride-2 ConvTranspose by default; "resize_conv" and
+    "subpixel" start free of its checkerboard (`cig_k3.layers.upsampling`). The noise sources
+    are dropout in the first `dropout_layers` decoder blocks (pix2pix), per-pixel noise with a
+    learned per-channel scale in every decoder block (`noise=True`, StyleGAN) and a latent
+    code appended at the bottleneck (`latent_dim > 0`). All of them draw when training and,
+    at inference, inside `cig_k3.layers.sampling(model)` (K calls give K images); otherwise
+    they are off and the output is deterministic. The noise sits after the normalisation so
+    that batch norm's moving statistics do not depend on whether noise is drawn.
+
+    The defaults build exactly the layers of the pix2pix U-Net, so models saved before these
+    options existed load unchanged.
 
     Inputs must have height and width divisible by 2**depth.
 
@@ -25,13 +37,24 @@ class UNetGenerator(keras.Model):
         dropout: dropout rate in the dropout blocks.
         dropout_layers: how many of the innermost decoder blocks use dropout.
         norm: "batch", "instance" or "none".
+        seed: integer seed of the dropout and noise layers' seed generators (None: random).
+        upsample: "transpose" (pix2pix), "resize_conv" (nearest x2 + 3x3 conv) or
+            "subpixel" (3x3 conv + depth to space, ICNR start), in every decoder block and
+            the output block.
+        noise: add `NoiseInjection` (scale starting at 0) to every decoder block.
+        latent_dim: size of a latent code z ~ N(0, I) drawn inside the model and appended
+            at the bottleneck; 0 for none.
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
         >>> generator(keras.ops.zeros((2, 32, 32, 3))).shape
         (2, 32, 32, 1)
+        >>> diverse = UNetGenerator(3, 1, base_filters=8, depth=3, upsample="resize_conv", noise=True)
+        >>> with sampling(diverse):  # two calls, two different images
+        ...     first, second = diverse(condition), diverse(condition)
 
-    Reference: Ronneberger et al., MICCAI 2015; Isola et al., CVPR 2017 (unet_256).
+    Reference: Ronneberger et al., MICCAI 2015; Isola et al., CVPR 2017 (unet_256);
+    Odena et al., Distill 2016 (resize-convolution); Karras et al., CVPR 2019 (noise).
     """
 
     def __init__(
@@ -45,8 +68,18 @@ class UNetGenerator(keras.Model):
         dropout_layers=3,
         norm="batch",
         seed=None,
+        upsample="transpose",
+        noise=False,
+        latent_dim=0,
         **kwargs,
     ):
+        if upsample not in upsampling.UPSAMPLINGS:
+            raise ValueError(f"unknown upsample {upsample!r} in UNetGenerator's generator_args; "
+                             f"choose one of {upsampling.UPSAMPLINGS}")
+        if int(latent_dim) < 0:
+            raise ValueError(f"latent_dim={latent_dim} in UNetGenerator's generator_args must be >= 0")
+        # Seeds of the new noise layers are offset from the dropout ones (seed + j).
+        offset_seed = lambda offset: None if seed is None else seed + offset  # noqa: E731
         condition = keras.Input(shape=(None, None, in_channels), name="condition")
         filters = [min(base_filters * 2**i, max_filters) for i in range(depth)]
 
@@ -63,17 +96,20 @@ class UNetGenerator(keras.Model):
             x = keras.layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
             skips.append(x)
 
+        if latent_dim:
+            x = LatentCode(latent_dim, seed=offset_seed(2000), name="latent_code")(x)
+
         for j, num_filters in enumerate(reversed(filters[:-1])):
-            x = keras.layers.Conv2DTranspose(
-                num_filters, 4, strides=2, padding="same", use_bias=(norm == "none"), name=f"up{j}_conv"
-            )(x)
+            x = upsampling.upsample(x, num_filters, upsample, use_bias=(norm == "none"), name=f"up{j}")
             x = normalization(norm, name=f"up{j}_norm")(x)
+            if noise:
+                x = NoiseInjection(seed=offset_seed(1000 + j), name=f"up{j}_noise")(x)
             if j < dropout_layers:
                 x = MCDropout(dropout, seed=None if seed is None else seed + j, name=f"up{j}_dropout")(x)
             x = keras.layers.ReLU(name=f"up{j}_act")(x)
             x = keras.layers.Concatenate(name=f"up{j}_skip")([x, skips[-2 - j]])
 
-        x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", name="out_conv")(x)
+        x = upsampling.upsample(x, out_channels, upsample, use_bias=True, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 
@@ -86,6 +122,9 @@ class UNetGenerator(keras.Model):
         self.dropout_layers = dropout_layers
         self.norm = norm
         self.seed = seed
+        self.upsample = upsample
+        self.noise = noise
+        self.latent_dim = int(latent_dim)
 
     @property
     def size_multiple(self):
@@ -105,6 +144,9 @@ class UNetGenerator(keras.Model):
             "dropout_layers": self.dropout_layers,
             "norm": self.norm,
             "seed": self.seed,
+            "upsample": self.upsample,
+            "noise": self.noise,
+            "latent_dim": self.latent_dim,
         }
 
     @classmethod

@@ -1,0 +1,116 @@
+"""Noise sources for diverse samples: per-pixel noise injection and a latent code.
+
+Both follow the rule of `MCDropout`, so that one switch (`cig_k3.layers.sampling`) governs
+every source of randomness in a generator:
+
+- `training=True` (a training step): the noise is drawn;
+- inference with `sampling(model)` open (`cig generate --samples K`, `cig evaluate`'s
+  diversity draws, the training sample grid): the noise is drawn, so K calls give K images;
+- plain inference (`model(x)`, `sampling(model, enabled=False)`): the noise is replaced by
+  its mean, zero, so the output is deterministic (the generator's "mean" image).
+
+Each layer draws from its own `keras.random.SeedGenerator(seed)`, whose state is a
+variable of the model: the same seed and the same call sequence give the same samples.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class NoiseInjection(keras.layers.Layer):
+    """Adds per-pixel Gaussian noise times a learned per-channel scale: x + scale[c] * n.
+
+    One noise image n ~ N(0, 1) of shape (batch, height, width, 1) is drawn per call and
+    shared by all channels, each channel weighting it by its own learned scale, as in
+    StyleGAN. The scale starts at `initial_scale` (StyleGAN: 0, so a trained model is not
+    disturbed at first and the generator learns how much noise each feature wants).
+
+    Args:
+        initial_scale: starting value of every channel's scale.
+        seed: integer seed of the layer's `SeedGenerator` (None: a random one).
+
+    Example:
+        >>> layer = NoiseInjection(initial_scale=1.0, seed=0)
+        >>> x = keras.ops.zeros((2, 8, 8, 4))
+        >>> bool(keras.ops.all(layer(x, training=True) == layer(x, training=True)))
+        False
+        >>> bool(keras.ops.all(layer(x) == x))  # inference, no sampling: noise off
+        True
+
+    Reference: Karras et al., "A Style-Based Generator Architecture for Generative
+    Adversarial Networks", CVPR 2019, sec. 2 ("B" in fig. 1) and sec. 3.2.
+    """
+
+    def __init__(self, initial_scale=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_scale = initial_scale
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sampling = False  # a Python switch read at call time, never saved (as MCDropout)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.initial_scale), name="scale"
+        )
+
+    def call(self, inputs, training=None):
+        if not (training or self.sampling):
+            return inputs
+        shape = ops.shape(inputs)
+        noise = keras.random.normal((shape[0], shape[1], shape[2], 1), dtype=inputs.dtype, seed=self.seed_generator)
+        return inputs + noise * ops.cast(self.scale, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "initial_scale": self.initial_scale, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class LatentCode(keras.layers.Layer):
+    """Concatenates a latent code z ~ N(0, I) of `latent_dim` values, the same at every pixel.
+
+    Used at a generator's bottleneck: one z per image, drawn inside the model, broadcast over
+    height and width and appended to the features' channels. Outside training and sampling
+    z is zero, the prior's mean.
+
+    Tiled inference (`cig generate --tile`) draws one z per tile, so on a field larger than
+    a tile different tiles may get different "styles"; generate whole fields (no tiling)
+    when this matters.
+
+    Args:
+        latent_dim: number of latent values appended.
+        seed: integer seed of the layer's `SeedGenerator` (None: a random one).
+
+    Example:
+        >>> LatentCode(8, seed=0)(keras.ops.zeros((2, 4, 4, 16))).shape
+        (2, 4, 4, 24)
+
+    Reference: Zhu et al., "Toward Multimodal Image-to-Image Translation" (BicycleGAN),
+    NeurIPS 2017, sec. 3 (z injected into the generator's input or bottleneck).
+    """
+
+    def __init__(self, latent_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sampling = False
+
+    def call(self, inputs, training=None):
+        batch = ops.shape(inputs)[0]
+        if training or self.sampling:
+            code = keras.random.normal((batch, self.latent_dim), dtype=inputs.dtype, seed=self.seed_generator)
+        else:
+            code = ops.zeros((batch, self.latent_dim), dtype=inputs.dtype)
+        # ones_like(inputs[..., :1]) broadcasts z over height and width, whatever they are.
+        code = code[:, None, None, :] * ops.ones_like(inputs[..., :1])
+        return ops.concatenate([inputs, code], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.latent_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed}

@@ -1,0 +1,30 @@
+"""One switch for every noise source of a model: dropout, noise injection, latent codes."""
+
+import contextlib
+
+from cig_k3.layers.dropout import MCDropout
+from cig_k3.layers.noise import LatentCode, NoiseInjection
+
+# Layers that draw noise when training, and at inference only inside `sampling(model)`.
+STOCHASTIC_LAYERS = (MCDropout, NoiseInjection, LatentCode)
+
+
+def stochastic_layers(model):
+    """The model's noise layers (nested ones included), in a stable order."""
+    return [layer for layer in model._flatten_layers() if isinstance(layer, STOCHASTIC_LAYERS)]
+
+
+@contextlib.contextmanager
+def sampling(model, enabled=True):
+    """Keep every noise layer of `model` (MCDropout, NoiseInjection, LatentCode) drawing at
+    inference while the context is open (`enabled=False`: keep them all off). Yields how
+    many layers it switched."""
+    layers = stochastic_layers(model)
+    previous = [layer.sampling for layer in layers]
+    for layer in layers:
+        layer.sampling = enabled
+    try:
+        yield len(layers)
+    finally:
+        for layer, value in zip(layers, previous):
+            layer.sampling = value

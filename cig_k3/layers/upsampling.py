@@ -1,0 +1,116 @@
+"""x2 upsampling by name: transposed convolution, resize-convolution or sub-pixel convolution.
+
+A 4x4 stride-2 transposed convolution gives each of the four output phases its own kernel;
+where they disagree the image carries a period-2 checkerboard. Both alternatives here start
+free of it:
+- "resize_conv": nearest x2 resize, then a 3x3 convolution. The resize repeats each pixel
+  twice, whose response is zero at the Nyquist frequency, so no period-2 pattern can appear.
+- "subpixel": a 3x3 convolution to 4x the filters, rearranged into a 2x larger image
+  (depth to space). Its kernel starts with ICNR: the four phases share one kernel, so that
+  at initialisation it equals resize-convolution; training may then let them differ.
+On JAX the two also avoid XLA:CPU's slow input-dilated convolutions.
+"""
+
+import keras
+from keras import ops
+
+UPSAMPLINGS = ("transpose", "resize_conv", "subpixel")
+
+
+def depth_to_space(inputs, block_size):
+    """(N, H, W, C * b * b) -> (N, H * b, W * b, C), channels-last, TensorFlow's order.
+
+    Output pixel (h * b + i, w * b + j, c) is input (h, w, (i * b + j) * C + c). Written with
+    reshape and transpose because `keras.ops.depth_to_space` is missing in older Keras.
+
+    Example:
+        >>> depth_to_space(keras.ops.zeros((1, 4, 4, 8)), 2).shape
+        (1, 8, 8, 2)
+    """
+    channels = inputs.shape[-1] // (block_size * block_size)
+    shape = ops.shape(inputs)
+    height, width = shape[1], shape[2]
+    x = ops.reshape(inputs, (-1, height, width, block_size, block_size, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (N, H, i, W, j, C)
+    return ops.reshape(x, (-1, height * block_size, width * block_size, channels))
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class SubpixelUpsampling(keras.layers.Layer):
+    """Sub-pixel convolution: Conv(filters * scale**2) then depth to space, x`scale` larger.
+
+    Args:
+        filters: channels of the output.
+        kernel_size: of the convolution (3: the field of a resize-convolution).
+        scale: integer upsampling factor.
+        use_bias: whether the convolution has a bias (False before batch norm).
+        icnr: start the kernel with ICNR (one kernel repeated for the scale**2 phases), so
+            that the layer starts checkerboard-free; False gives independent phases.
+
+    Example:
+        >>> SubpixelUpsampling(8)(keras.ops.zeros((2, 4, 4, 3))).shape
+        (2, 8, 8, 8)
+
+    Reference: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
+    Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016; Aitken et al., "Checkerboard
+    artifact free sub-pixel convolution", arXiv:1707.02937, 2017 (ICNR).
+    """
+
+    def __init__(self, filters, kernel_size=3, scale=2, use_bias=True, icnr=True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.scale = int(scale)
+        self.use_bias = use_bias
+        self.icnr = icnr
+        self.conv = keras.layers.Conv2D(filters * self.scale**2, kernel_size, padding="same", use_bias=use_bias,
+                                        name="conv")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.icnr:
+            # Output channel (phase * filters + c) gets kernel c for every phase: the order
+            # depth_to_space reads, so all phases of a pixel see the same value at first.
+            shape = (self.kernel_size, self.kernel_size, input_shape[-1], self.filters)
+            kernel = self.conv.kernel_initializer(shape, dtype=self.conv.kernel.dtype)
+            self.conv.kernel.assign(ops.tile(kernel, (1, 1, 1, self.scale**2)))
+
+    def call(self, inputs):
+        return depth_to_space(self.conv(inputs), self.scale)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        grow = lambda size: None if size is None else size * self.scale  # noqa: E731
+        return (batch, grow(height), grow(width), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "scale": self.scale, "use_bias": self.use_bias, "icnr": self.icnr}
+
+
+def upsample(x, filters, mode="transpose", use_bias=True, name="up"):
+    """x2 upsampling of the symbolic tensor `x` to `filters` channels, by `mode`.
+
+    The convolution is always named `{name}_conv`, so that "transpose" builds exactly the
+    layers (and weight names) of the pix2pix U-Net before this option existed.
+
+    Args:
+        x: (N, H, W, C) Keras tensor.
+        filters: output channels.
+        mode: "transpose" (4x4 stride-2 ConvTranspose, pix2pix), "resize_conv" (nearest x2
+            + 3x3 conv, Odena et al.) or "subpixel" (3x3 conv + depth to space, ICNR).
+        use_bias: whether the convolution has a bias.
+        name: prefix of the layers' names.
+
+    Reference: Odena, Dumoulin & Olah, "Deconvolution and Checkerboard Artifacts",
+    Distill 2016.
+    """
+    if mode == "transpose":
+        return keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                            name=f"{name}_conv")(x)
+    if mode == "resize_conv":
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+        return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+    if mode == "subpixel":
+        return SubpixelUpsampling(filters, 3, scale=2, use_bias=use_bias, name=f"{name}_conv")(x)
+    raise ValueError(f"unknown upsample {mode!r}; choose one of {UPSAMPLINGS}")

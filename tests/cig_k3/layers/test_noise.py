@@ -1,0 +1,137 @@
+"""Noise injection and the latent code: when they draw, what they add, and a .keras round trip."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from cig_k3.export.generate import reseed_dropout
+from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, sampling, stochastic_layers
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def features(shape=(2, 8, 8, 3), seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def test_noise_is_one_image_per_pixel_times_a_per_channel_scale():
+    x = features()
+    layer = NoiseInjection(seed=0)
+    layer.build(x.shape)
+    np.testing.assert_array_equal(numpy(layer.scale), [0.0, 0.0, 0.0])  # StyleGAN's zero start
+    layer.scale.assign(np.array([0.0, 1.0, -2.5], "float32"))
+    added = numpy(layer(x, training=True)) - x
+    np.testing.assert_allclose(added[..., 0], 0.0, atol=1e-6)
+    noise = added[..., 1]
+    np.testing.assert_allclose(added[..., 2], -2.5 * noise, atol=1e-5)
+    # Standard normal noise, different at every pixel and for every image of the batch.
+    assert abs(noise.mean()) < 0.3 and 0.7 < noise.std() < 1.3
+    assert np.abs(noise[0] - noise[1]).max() > 0.1
+    assert len(np.unique(noise.round(5))) == noise.size
+
+
+def test_noise_draws_when_training_or_sampling_and_is_off_otherwise():
+    x = features()
+    layer = NoiseInjection(initial_scale=1.0, seed=0)
+    model = keras.Sequential([keras.Input((None, None, 3)), layer])
+    np.testing.assert_array_equal(numpy(model(x, training=False)), x)
+    first, second = numpy(model(x, training=True)), numpy(model(x, training=True))
+    assert np.abs(first - x).max() > 0.5 and np.abs(first - second).max() > 0.5
+    with sampling(model) as count:
+        third, fourth = numpy(model(x, training=False)), numpy(model(x, training=False))
+    assert count == 1 and np.abs(third - fourth).max() > 0.5
+    with sampling(model, enabled=False):
+        np.testing.assert_array_equal(numpy(model(x, training=False)), x)
+    np.testing.assert_array_equal(numpy(model(x, training=False)), x)  # the context put it back
+
+
+def test_a_seed_gives_the_same_draws():
+    x = features()
+    a, b = NoiseInjection(1.0, seed=3), NoiseInjection(1.0, seed=3)
+    np.testing.assert_array_equal(numpy(a(x, training=True)), numpy(b(x, training=True)))
+    assert np.abs(numpy(a(x, training=True)) - numpy(NoiseInjection(1.0, seed=4)(x, training=True))).max() > 0.1
+
+
+def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inference():
+    x = features((3, 4, 5, 2))
+    layer = LatentCode(6, seed=0)
+    out = numpy(layer(x, training=True))
+    assert out.shape == (3, 4, 5, 8) and layer.compute_output_shape((None, 4, 5, 2)) == (None, 4, 5, 8)
+    np.testing.assert_array_equal(out[..., :2], x)
+    code = out[..., 2:]
+    np.testing.assert_array_equal(code, np.broadcast_to(code[:, :1, :1], code.shape))
+    assert np.abs(code[0, 0, 0] - code[1, 0, 0]).max() > 0.1
+    np.testing.assert_array_equal(numpy(layer(x, training=False))[..., 2:], 0.0)
+    layer.sampling = True
+    assert np.abs(numpy(layer(x, training=False))[..., 2:]).max() > 0.1
+
+
+def test_sampling_and_reseeding_reach_every_noise_layer():
+    inputs = keras.Input((None, None, 3))
+    x = NoiseInjection(1.0, seed=0, name="noise")(inputs)
+    x = LatentCode(2, seed=1, name="latent")(x)
+    model = keras.Model(inputs, MCDropout(0.5, seed=2, name="dropout")(x))
+    assert [layer.name for layer in stochastic_layers(model)] == ["noise", "latent", "dropout"]
+    x = features()
+    with sampling(model) as count:
+        assert count == 3
+        reseed_dropout(model, 7)
+        first = numpy(model(x))
+        reseed_dropout(model, 7)
+        np.testing.assert_array_equal(numpy(model(x)), first)
+        assert np.abs(numpy(model(x)) - first).max() > 0.1
+
+
+LOAD_AND_DRAW = """
+import sys, numpy as np, keras
+from cig_k3.export.generate import reseed_dropout
+from cig_k3.layers import sampling
+from cig_k3.models import CUSTOM_OBJECTS
+model = keras.saving.load_model(sys.argv[1], custom_objects=CUSTOM_OBJECTS, safe_mode=True)
+x = np.load(sys.argv[2])
+plain = keras.ops.convert_to_numpy(model(x, training=False))
+with sampling(model):
+    reseed_dropout(model, 11)
+    drawn = keras.ops.convert_to_numpy(model(x, training=False))
+np.savez(sys.argv[3], plain=plain, drawn=drawn)
+print(*[type(layer).__name__ for layer in model.layers[1:]])
+"""
+
+
+def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
+    """Saved here, loaded with safe_mode in a new process: same scale, same seeded draws."""
+    inputs = keras.Input((None, None, 3))
+    noise = NoiseInjection(initial_scale=0.25, seed=5)
+    outputs = LatentCode(2, seed=6)(noise(inputs))
+    model = keras.Model(inputs, outputs)
+    model.build((None, None, None, 3))
+    noise.scale.assign(np.array([0.5, -1.0, 2.0], "float32"))
+    x = features()
+    path, data, out = tmp_path / "noise.keras", tmp_path / "x.npy", tmp_path / "out.npz"
+    model.save(path)
+    np.save(data, x)
+    with sampling(model):
+        reseed_dropout(model, 11)
+        drawn = numpy(model(x, training=False))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_DRAW, path, data, out], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["NoiseInjection", "LatentCode"]
+    loaded = np.load(out)
+    np.testing.assert_allclose(loaded["plain"], numpy(model(x, training=False)), atol=1e-6)
+    np.testing.assert_allclose(loaded["drawn"], drawn, atol=1e-5)  # the learned scale came back
+
+
+@pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2)])
+def test_config_stores_every_argument(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    assert config["seed"] in (2, 3)

@@ -2,6 +2,12 @@
 
 Dataclasses configure runs; constructor arguments configure architectures. A preset is a
 plain dict of overrides applied on top of the defaults (`config_from_preset`).
+
+Overrides merge deeply, at every level: `{"model": {"generator_args": {"depth": 4}}}`
+changes the depth and keeps the preset's other generator arguments. To replace a dict
+whole, end its key with "!": `{"model": {"generator_args!": {"base_filters": 8}}}` drops
+every generator argument of the preset but base_filters. Both hold for every overrides
+dict given to `config_from_preset` (the CLI options, the tests' tiny configs, benchmarks).
 """
 
 import copy
@@ -13,6 +19,17 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 JIT_MODES = ("auto", "on", "off")
 DISTRIBUTE_MODES = ("auto", "none", "data_parallel")
 ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan-gp")  # wgan-gp: the wgan-gp preset only
+# The adversarial losses each `model.gan` trains with: the conditional systems take those of
+# cig_k3.losses.adversarial, the families of issue 9 those of families/base.py, and WGAN-GP
+# only its own critic loss. Checked in validate(), before anything is built or written.
+_SYSTEM_LOSSES = ("lsgan", "bce", "hinge")
+_FAMILY_LOSSES = ("bce", "lsgan")
+GAN_LOSSES = {
+    "conditional": _SYSTEM_LOSSES, "attention": _SYSTEM_LOSSES, "mixlc": _SYSTEM_LOSSES,
+    "feature_matching": _SYSTEM_LOSSES, "dcgan": _FAMILY_LOSSES, "cgan": _FAMILY_LOSSES, "bigan": _FAMILY_LOSSES,
+    "cyclegan": _FAMILY_LOSSES, "wgan-gp": ("wgan-gp",),
+}
+REPLACE_SUFFIX = "!"  # {"generator_args!": {...}} replaces the dict instead of merging into it
 NAN_POLICIES = ("stop", "rollback")
 ON_ERROR = ("fail", "skip")
 
@@ -87,6 +104,10 @@ class TrainConfig:
              f"--distribute {self.distribute!r}: choose one of {DISTRIBUTE_MODES}"),
             (self.loss.adversarial in ADVERSARIAL_LOSSES,
              f"adversarial loss {self.loss.adversarial!r}: choose one of {ADVERSARIAL_LOSSES}"),
+            (self.model.gan in GAN_LOSSES, f"model.gan {self.model.gan!r}: choose one of {sorted(GAN_LOSSES)}"),
+            (self.loss.adversarial in GAN_LOSSES.get(self.model.gan, ADVERSARIAL_LOSSES),
+             f"--adversarial {self.loss.adversarial!r} (loss.adversarial): the {self.model.gan!r} gan of preset "
+             f"{self.preset!r} trains with one of {GAN_LOSSES.get(self.model.gan)}"),
             (self.nan_policy in NAN_POLICIES, f"nan_policy {self.nan_policy!r}: choose one of {NAN_POLICIES}"),
             (self.data.batch_size >= 1, f"--batch-size must be at least 1, got {self.data.batch_size}"),
             (self.data.crop >= 8, f"--crop must be at least 8 pixels, got {self.data.crop}"),
@@ -296,19 +317,33 @@ PRESETS = {
 
 
 def _merge(base, overrides):
+    """`overrides` on top of `base`, deeply: a dict merges into the dict it overrides, key by
+    key, at every level. A key ending in "!" replaces the value of the key without it whole
+    (`{"generator_args!": {...}}`)."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in (
-            "generator_args", "discriminator_args", "extra"
-        ):
+        if key.endswith(REPLACE_SUFFIX):
+            merged[key[: -len(REPLACE_SUFFIX)]] = _merge({}, value) if isinstance(value, dict) else copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
+        elif isinstance(value, dict):
+            merged[key] = _merge({}, value)  # strips any "!" below
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
 def config_from_preset(name, overrides=None):
-    """Build a TrainConfig from a preset name plus a nested dict of overrides."""
+    """Build a TrainConfig from a preset name plus a nested dict of overrides.
+
+    The overrides merge deeply into the preset (a key ending in "!" replaces instead; see
+    the module docstring), and the result is validated.
+
+    Example:
+        >>> config = config_from_preset("pix2pix", {"model": {"generator_args": {"depth": 6}}})
+        >>> config.model.generator_args["max_filters"]  # the preset's, kept
+        512
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     values = _merge(TrainConfig(preset=name).to_dict(), PRESETS[name])

@@ -89,7 +89,7 @@ def _predict(generator, conditions, batch_size=8, sample=False):
 
 def get_judge(shards, judge_path, crop, steps, seed=0):
     """The judge segmenter: loaded if it exists, else trained on the train split and kept."""
-    from cig_k3.data import BatchStream
+    from cig_k3.data import BatchStream, has_split
     from cig_k3.evaluation.judge import load_judge, train_judge
 
     path = Path(judge_path) if judge_path else Path(shards) / "judge" / "judge.keras"
@@ -98,8 +98,12 @@ def get_judge(shards, judge_path, crop, steps, seed=0):
     log.info("training the judge segmenter on %s (train split, %d steps); kept at %s", shards, steps, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     train = BatchStream(shards, split="train", batch_size=8, crop=crop, seed=seed, steps_per_epoch=steps)
-    val = BatchStream(shards, split="val", batch_size=8, crop=crop, seed=seed, augment=None)
-    judge = train_judge(train.forever(), val.epoch(0), steps=steps, epochs=1, out_path=path, seed=seed, verbose=0)
+    val = None
+    if has_split(train.manifest, "val"):
+        val = BatchStream(shards, split="val", batch_size=8, crop=crop, seed=seed, augment=None).epoch(0)
+    else:  # the rule for data without val fields (README): validate on nothing, and say so
+        log.warning("%s has no val split: the judge segmenter trains without validation", shards)
+    judge = train_judge(train.forever(), val, steps=steps, epochs=1, out_path=path, seed=seed, verbose=0)
     return judge, path
 
 

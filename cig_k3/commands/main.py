@@ -7,7 +7,7 @@ This is what `make run` and `mlflow run .` execute.
 import json
 import logging
 
-from cig_k3.commands import integer
+from cig_k3.commands import integer, integer_or
 from pathlib import Path
 
 log = logging.getLogger("cig.main")
@@ -17,17 +17,18 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("main", help="the whole job on the embedded synthetic data set")
     parser.add_argument("--out", default="runs/main", help="folder for shards, run, evaluation and exports")
     parser.add_argument("--count", type=integer, default=160, help="synthetic fields of view")
-    parser.add_argument("--size", type=integer, default=128, help="synthetic field size in pixels")
+    parser.add_argument("--size", type=integer_or("auto"), default=None,
+                        help="synthetic field size in pixels (default: the larger of 128 and the crop)")
     parser.add_argument("--preset", default="cig")
     parser.add_argument("--epochs", type=integer, default=6)
     parser.add_argument("--steps-per-epoch", type=integer, default=100)
-    parser.add_argument("--batch-size", type=integer, default=4)
-    parser.add_argument("--crop", type=integer, default=64)
+    parser.add_argument("--batch-size", type=integer_or("preset"), default=None, help="default: the preset's")
+    parser.add_argument("--crop", type=integer_or("preset"), default=None, help="default: the preset's")
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", default="auto")
     parser.add_argument("--seed", type=integer, default=0)
     parser.add_argument("--tracking", choices=("mlflow", "none"), default="mlflow")
-    parser.add_argument("--export-format", default="onnx", help="keras | savedmodel | onnx | none")
+    parser.add_argument("--export-format", default="onnx", choices=("keras", "savedmodel", "onnx", "none"))
     parser.set_defaults(func=run)
     return parser
 
@@ -38,16 +39,18 @@ def run(args):
     from data_prep import prepare
 
     from cig_k3.config import config_from_preset
-    from cig_k3.training import train
+    from cig_k3.training.run import prepare_run, train
 
     out = Path(args.out)
     shards = out / "shards"
-    prepare("synthetic", shards, count=args.count, size=args.size, seed=args.seed)
+    given = {"crop": args.crop, "batch_size": args.batch_size}  # None: the preset's own
     config = config_from_preset(args.preset, {
-        "data": {"shards": str(shards), "crop": args.crop, "batch_size": args.batch_size},
+        "data": {"shards": str(shards), **{key: value for key, value in given.items() if value is not None}},
         "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "precision": args.precision,
         "jit": args.jit, "seed": args.seed, "out": str(out / "run"),
     })
+    prepare("synthetic", shards, count=args.count, size=args.size or max(128, config.data.crop), seed=args.seed)
+    prepared = prepare_run(config)  # every check before the run folder and the MLflow run exist
 
     callbacks, finish, tracked = [], None, None
     if args.tracking == "mlflow":
@@ -56,7 +59,7 @@ def run(args):
         callbacks, finish = tracking.training_callbacks(config, run_dir=config.out)
         tracked = callbacks[0].run if callbacks else None
     try:
-        result = train(config, callbacks=callbacks)
+        result = train(config, callbacks=callbacks, prepared=prepared)
         report = _evaluate(result.run_dir, shards, tracked)
         _export(result.run_dir, args.export_format, tracked)
     finally:

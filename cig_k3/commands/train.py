@@ -4,7 +4,7 @@ import json
 import logging
 from pathlib import Path
 
-from cig_k3.commands import integer
+from cig_k3.commands import integer, integer_or
 
 log = logging.getLogger("cig.train")
 
@@ -18,8 +18,10 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
     parser.add_argument("--epochs", type=integer, default=None)
     parser.add_argument("--steps-per-epoch", type=integer, default=None)
-    parser.add_argument("--batch-size", type=integer, default=None)
-    parser.add_argument("--crop", type=integer, default=None)
+    parser.add_argument("--batch-size", type=integer_or("preset"), default=None,
+                        help="samples per step; left out or 'preset': the preset's own")
+    parser.add_argument("--crop", type=integer_or("preset"), default=None,
+                        help="side of the square training crops; left out or 'preset': the preset's own")
     parser.add_argument("--precision", default=None, help="float32 | mixed_bfloat16 | mixed_float16")
     parser.add_argument("--jit", default=None, help="auto | on | off (XLA on TF/JAX, torch.compile on torch)")
     parser.add_argument("--distribute", default=None,
@@ -112,16 +114,18 @@ def config_from_args(args):
 
 
 def run(args):
-    from cig_k3.training import train
+    from cig_k3.training.run import prepare_run, train
 
     config = config_from_args(args)
+    # Every check (data, channels, the GAN built for them) before the run folder and the MLflow run exist.
+    prepared = prepare_run(config, resume=args.resume)
     callbacks, finish = [], None
     if args.tracking == "mlflow":
         from cig_k3 import tracking
 
         callbacks, finish = tracking.training_callbacks(config, run_dir=config.out, run_name=args.run_name)
     try:
-        result = train(config, resume=args.resume, callbacks=callbacks)
+        result = train(config, resume=args.resume, callbacks=callbacks, prepared=prepared)
     finally:
         if finish is not None:
             finish()

@@ -48,6 +48,13 @@ def read_manifest(shard_dir):
     return manifest
 
 
+def has_split(manifest, split):
+    """Whether `split` lists any shard. A data set may come without val fields (a splits.csv
+    with train and test only); the rule for it, everywhere, is to validate on nothing and
+    log one warning saying so (README, "Data without a val split")."""
+    return bool(manifest["splits"].get(split, {}).get("shards"))
+
+
 def shard_urls(shard_dir, manifest, split):
     """The shard paths (or URLs) of `split`, in manifest order."""
     splits = manifest["splits"]

@@ -4,6 +4,7 @@ This module is the one code path behind `cig train`, the MLproject entry points 
 benchmarks. It never imports mlflow: tracking comes in as extra Keras callbacks.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -189,21 +190,56 @@ def _verbosity(verbose):
     return 1 if sys.stderr.isatty() else 2
 
 
-def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
-    """Train a GAN as configured; with `resume=RUN_DIR`, continue from its checkpoint.
+@dataclasses.dataclass
+class PreparedRun:
+    """What `train()` reads, checks and builds before it writes anything (`prepare_run`)."""
 
-    Returns a TrainResult. Raises TrainingDiverged when losses become non-finite (after
-    rolling back, if `config.nan_policy == "rollback"`, up to three times).
+    config: TrainConfig
+    run_dir: Path
+    resume: object
+    stream: object
+    validation: object
+    first_batch: object
+    channels: dict
+    gan: object
+    distribution: object
+
+
+@contextlib.contextmanager
+def _distributed(distribution):
+    """Keras' global distribution set to `distribution` (if any) for the block, then restored."""
+    if distribution is None:
+        yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(distribution)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+def prepare_run(config: TrainConfig, resume=None, augment=None):
+    """Every check `train()` makes, and the GAN it trains, with nothing written.
+
+    Validates the config, opens the data streams, reads the validation batches (or the first
+    training batch), checks the channel counts against the config and a resumed checkpoint,
+    and builds the GAN for the data's channels: an unknown gan or generator, a crop that is
+    not a multiple of what the generator needs, or a loss the GAN refuses all fail here, in
+    one line, before any run folder, config.json or MLflow run exists. Callers that start
+    something of their own (`cig train`'s MLflow run) call this first and hand the result to
+    `train(..., prepared=...)`.
+
+    Returns a PreparedRun.
     """
-    from cig_k3.data import AugmentConfig, BatchStream, read_manifest
+    from cig_k3.data import AugmentConfig, BatchStream, has_split
 
     config.validate()
-    distribution = distribution_setting(config.distribute, config.data.batch_size)  # before anything is written
+    distribution = distribution_setting(config.distribute, config.data.batch_size)
     run_dir = Path(resume or config.out)
     keras.utils.set_random_seed(config.seed)
     keras.config.set_dtype_policy(config.precision)
 
-    manifest = read_manifest(config.data.shards)
     if augment is None and config.data.augment:
         augment = AugmentConfig()
     mixing = None if config.data.mixing == "none" else config.data.mixing
@@ -214,12 +250,12 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         on_error=config.data.on_error,
     )
     val_stream = None
-    if manifest["splits"].get("val", {}).get("shards"):  # a small data set may have no val fields
+    if has_split(stream.manifest, "val"):
         val_stream = BatchStream(
             config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
             augment=None, seed=config.seed, mixing=mixing, on_error=config.data.on_error,
         )
-    else:
+    else:  # the rule for a data set without val fields (README): validate on nothing, and say so
         log.warning("%s has no val split: training without validation metrics", config.data.shards)
     if config.data.shards_b:  # unpaired translation (CycleGAN): domain A from shards, B from shards_b
         from cig_k3.data.unpaired import UnpairedStream
@@ -227,16 +263,37 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
         stream = UnpairedStream.beside(stream, config.data.shards_b)
         if val_stream is not None:
             val_stream = UnpairedStream.beside(val_stream, config.data.shards_b)
-    # Read before anything is written, so that data and config errors (a crop larger than
-    # the fields, a corrupt shard) leave no run folder behind.
+    # Data and config errors (a crop larger than the fields, a corrupt shard) surface here.
     validation = _validation_arrays(val_stream, config.data.validation_batches) if val_stream else None
     first_batch = validation if validation is not None else next(iter(stream.epoch(0)))
     channels = {"condition": stream.condition_channels, "target": stream.target_channels}
-    if not hasattr(GANS.get(config.model.gan), "from_train_config"):
-        _check_channel_args(config, channels["condition"], channels["target"])
     if resume and (run_dir / CHECKPOINT).exists():
         check_resume_channels(run_dir, read_header(run_dir), channels["condition"], channels["target"],
                               config.data.shards)
+    # The GAN for the data's channels (build_gan checks the channel counts written in the
+    # config, the gan and network names, the crop multiple and the loss).
+    with _distributed(distribution):  # variables are laid out as they are created
+        gan = build_gan(config, channels["condition"], channels["target"])
+    return PreparedRun(config, run_dir, resume, stream, validation, first_batch, channels, gan, distribution)
+
+
+def train(config: TrainConfig, resume=None, callbacks=(), augment=None, prepared=None):
+    """Train a GAN as configured; with `resume=RUN_DIR`, continue from its checkpoint.
+
+    Args:
+        config: the TrainConfig.
+        resume: a run folder to continue from its checkpoint, or None.
+        callbacks: extra Keras callbacks (tracking).
+        augment: an AugmentConfig, or None for the default one (when config.data.augment).
+        prepared: `prepare_run(config, resume, augment)`, when the caller made the checks
+            first; made here otherwise. Nothing is written before it exists.
+
+    Returns a TrainResult. Raises TrainingDiverged when losses become non-finite (after
+    rolling back, if `config.nan_policy == "rollback"`, up to three times).
+    """
+    if prepared is None:
+        prepared = prepare_run(config, resume=resume, augment=augment)
+    config, run_dir = prepared.config, prepared.run_dir
 
     run_dir.mkdir(parents=True, exist_ok=True)
     # Temporaries of a killed run (a checkpoint or model write cut short) are never read;
@@ -247,20 +304,18 @@ def train(config: TrainConfig, resume=None, callbacks=(), augment=None):
     (run_dir / "config.json").write_text(config.to_json())
     shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 
-    previous = keras.distribution.distribution() if distribution else None
-    if distribution:
-        keras.distribution.set_distribution(distribution)
-    try:
-        return _fit(config, run_dir, resume, callbacks, stream, validation, first_batch, channels)
-    finally:
-        if distribution:
-            keras.distribution.set_distribution(previous)
+    with _distributed(prepared.distribution):
+        return _fit(prepared, callbacks)
 
 
-def _fit(config, run_dir, resume, callbacks, stream, validation, first_batch, channels):
+def _fit(prepared, callbacks):
+    config, run_dir, resume, stream = prepared.config, prepared.run_dir, prepared.resume, prepared.stream
+    validation, first_batch, channels = prepared.validation, prepared.first_batch, prepared.channels
     learning_rate_scale, rollbacks = 1.0, 0
+    gan = prepared.gan  # built by prepare_run; rebuilt from scratch for a rollback
     while True:
-        gan = build_gan(config, stream.condition_channels, stream.target_channels)
+        if gan is None:
+            gan = build_gan(config, channels["condition"], channels["target"])
         gan.compile(*make_optimizers(config, learning_rate_scale), jit_compile=jit_setting(config.jit))
         initial_epoch, initial_step = 0, 0
         if (run_dir / CHECKPOINT).exists() and (resume or rollbacks):
@@ -303,7 +358,7 @@ def _fit(config, run_dir, resume, callbacks, stream, validation, first_batch, ch
             rollbacks += 1
             learning_rate_scale *= 0.1
             log.warning("%s; rolling back to %s with learning rates x%g", guard.message, kept, learning_rate_scale)
-            resume = run_dir
+            resume, gan = run_dir, None
             continue
         where = f"the last good checkpoint {kept} is kept" if kept.exists() else "no checkpoint was written"
         raise TrainingDiverged(f"training diverged: {guard.message}; {where}")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import tiny_config, tiny_values  # noqa: F401 - the reliability tests import them from here
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -65,33 +67,22 @@ def binary_shards(tmp_path_factory):
     return out
 
 
-def tiny_values(shards, out, **overrides):
-    """A nested config dict for the smallest useful `cig` run (U-Net 8 filters, depth 3)."""
-    values = {
-        "data": {"shards": str(shards), "crop": 32, "batch_size": 2, "augment": False, "validation_batches": 1},
-        "model": {
-            "generator_args": {"base_filters": 8, "depth": 3, "max_filters": 16, "dropout_layers": 1},
-            "discriminator_args": {"base_filters": 8, "num_downsamples": 2, "padding": "same"},
-        },
-        "epochs": 1,
-        "steps_per_epoch": 2,
-        "out": str(out),
-        "num_samples": 1,
-        "verbose": 0,
-        "jit": "off",
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            values.setdefault(key, {}).update(value)
-        else:
-            values[key] = value
-    return values
+@pytest.fixture(scope="session")
+def no_val_shards(tmp_path_factory):
+    """A folder of pairs whose splits.csv names train and test fields only, as many public
+    data sets come: 6 train and 2 test fields of 64x64, 2 per shard, and no val split."""
+    from data_prep import prepare
+    from tests.data_prep.conftest import make_pairs
 
-
-def tiny_config(shards, out, **overrides):
-    from cig_k3.config import config_from_preset
-
-    return config_from_preset("cig", tiny_values(shards, out, **overrides))
+    source = tmp_path_factory.mktemp("no_val_source")
+    names = [f"field{index}" for index in range(8)]
+    make_pairs(source, names, shape=(64, 64))
+    rows = "".join(f"{name},{'test' if index >= 6 else 'train'}\n" for index, name in enumerate(names))
+    (source / "splits.csv").write_text("name,split\n" + rows)
+    out = tmp_path_factory.mktemp("no_val_shards")
+    manifest = prepare(source, out, shard_size=2, progress=False)
+    assert not manifest["splits"]["val"]["shards"] and manifest["splits"]["test"]["count"] == 2
+    return out
 
 
 @pytest.fixture(scope="session")

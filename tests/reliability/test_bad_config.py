@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cig_k3.cli import main
-from tests.reliability.conftest import final_outputs, one_error_line, tiny_values
+from tests.reliability.conftest import final_outputs, one_error_line, tiny_config, tiny_values
 
 TRAIN = ["train", "--tracking", "none"]
 
@@ -90,3 +90,31 @@ def test_resume_with_shards_of_another_channel_count(run_copy, binary_shards, ca
     one_error_line(capsys.readouterr().err, "cig train: error: ", f"--resume {run_copy}",
                    "built for 3 condition channel(s)", f"the shards in {binary_shards} give 2 condition")
     assert (run_copy / "checkpoint.npz").read_bytes() == before
+
+
+@pytest.mark.backend_independent
+def test_overrides_merge_deeply_and_a_bang_replaces():
+    """Overriding one generator argument keeps the preset's others (it used to drop them);
+    a key ending in "!" replaces the dict whole."""
+    from cig_k3.config import PRESETS, config_from_preset
+
+    merged = config_from_preset("pix2pix", {"model": {"generator_args": {"depth": 6}}})
+    assert merged.model.generator_args == {**PRESETS["pix2pix"]["model"]["generator_args"], "depth": 6}
+    extra = config_from_preset("pix2pixhd", {"loss": {"extra": {"vgg_weight": 0.0}}}).loss.extra
+    assert extra == {"feature_matching_weight": 10.0, "vgg_weight": 0.0}
+    replaced = config_from_preset("pix2pix", {"model": {"generator_args!": {"depth": 6},
+                                                        "discriminator_args!": {}}})
+    assert replaced.model.generator_args == {"depth": 6} and replaced.model.discriminator_args == {}
+    assert replaced.model.discriminator == "patchgan"  # the rest of the section still merges
+
+
+def test_a_replaced_generator_args_trains_what_it_says(small_shards, tmp_path):
+    """The merged config is what is built: a depth given alone over the cig preset keeps
+    base_filters 32 unless replaced."""
+    from cig_k3.training.run import prepare_run
+
+    kept = prepare_run(tiny_config(small_shards, tmp_path / "kept", model={"generator_args": {"depth": 3}}))
+    assert kept.gan.generator.base_filters == 32 and kept.gan.generator.depth == 3
+    replaced = tiny_config(small_shards, tmp_path / "replaced", model={"generator_args!": {"depth": 3, "base_filters": 4}})
+    assert prepare_run(replaced).gan.generator.base_filters == 4
+    assert not (tmp_path / "kept").exists() and not (tmp_path / "replaced").exists()  # prepare_run writes nothing

@@ -146,12 +146,50 @@ def test_cgan_classes_come_from_the_label_and_change_the_samples():
         gan.sample(3, 2)
 
 
-def test_cgan_thresholds_are_tertiles_of_the_training_crops(synthetic_shards):
+class FractionStream:
+    """A stand-in for BatchStream whose crops have known foreground fractions."""
+
+    def __init__(self, fractions, batch_size):
+        self.fractions, self.batch_size = list(fractions), batch_size
+
+    def epoch(self, epoch):
+        for first in range(0, len(self.fractions), self.batch_size):
+            labels = []
+            for fraction in self.fractions[first:first + self.batch_size]:
+                label = np.zeros((10, 10, 3), "float32")
+                label[..., 0] = 1  # background
+                foreground = round(fraction * 100)
+                label.reshape(100, 3)[:foreground] = [0, 1, 0]
+                labels.append(label)
+            yield np.stack(labels), np.zeros((len(labels), 10, 10, 1), "float32")
+
+
+def test_cgan_thresholds_are_tertiles_of_the_training_crops():
+    # Nine crops with foreground 0.0, 0.1, ..., 0.8 in three batches, and a fourth batch that
+    # must not be read. Tertiles by linear interpolation: positions 8/3 and 16/3 of the
+    # sorted fractions, i.e. 0.2 + 2/3 * 0.1 and 0.5 + 1/3 * 0.1.
+    fractions = [0.4, 0.0, 0.8, 0.1, 0.7, 0.2, 0.6, 0.3, 0.5, 1.0, 1.0, 1.0]
+    low, high = thresholds_from_stream(FractionStream(fractions, batch_size=3), batches=3)
+    assert low == pytest.approx(0.2 + 0.2 / 3, abs=1e-6) and high == pytest.approx(0.5 + 0.1 / 3, abs=1e-6)
+    label = np.concatenate([batch for batch, _ in FractionStream(fractions[:9], 9).epoch(0)])
+    classes = keras.ops.convert_to_numpy(density_class(label, [low, high]))
+    assert np.bincount(classes, minlength=3).tolist() == [3, 3, 3]  # the thresholds split the crops in thirds
+
+
+def test_cgan_thresholds_split_real_training_crops_in_thirds(synthetic_shards):
     from cig_k3.data import BatchStream
 
-    stream = BatchStream(synthetic_shards, batch_size=4, crop=32, steps_per_epoch=4)
-    low, high = thresholds_from_stream(stream, batches=4)
-    assert 0.0 <= low <= high <= 1.0
+    stream = BatchStream(synthetic_shards, batch_size=4, crop=32, steps_per_epoch=6)
+    low, high = thresholds_from_stream(stream, batches=6)
+    label = np.concatenate([condition for condition, _ in stream.epoch(0)])  # the same 24 crops
+    fractions = 1.0 - label[..., 0].mean(axis=(1, 2))
+    # What makes them tertiles, ties (empty crops) included: at least a third of the crops lie
+    # at or below the first, at most a third strictly below it; two thirds for the second.
+    assert low < high
+    assert (fractions <= low).sum() >= 8 and (fractions < low).sum() <= 8
+    assert (fractions <= high).sum() >= 16 and (fractions < high).sum() <= 16
+    classes = keras.ops.convert_to_numpy(density_class(label, [low, high]))
+    np.testing.assert_array_equal(classes, (fractions > low).astype(int) + (fractions > high))
 
 
 def test_bigan_reports_reconstruction():

@@ -1,6 +1,10 @@
+import math
+
 import numpy as np
 import pytest
 
+import cig_k3.evaluation.judge as judge_module
+import cig_k3.evaluation.usefulness as usefulness
 from cig_k3.evaluation.usefulness import train_on_synthetic
 from cig_k3.models import UNetGenerator
 
@@ -11,6 +15,24 @@ def test_train_on_synthetic_reports_ratios_against_real(synthetic_shards):
     for name in ("real", "synthetic", "real_plus_synthetic"):
         assert 0.0 <= results[name]["dice_foreground"] <= 1.0
         assert results[name]["n_test"] >= 1
-    expected = results["synthetic"]["dice_foreground"] / results["real"]["dice_foreground"]
-    assert results["synthetic_dice_foreground_ratio"] == pytest.approx(expected) or np.isnan(expected)
+    real = results["real"]["dice_foreground"]
+    assert real > 0  # so that the ratios below are numbers (a NaN would compare unequal and fail)
+    for name in ("synthetic", "real_plus_synthetic"):
+        ratio = results[f"{name}_dice_foreground_ratio"]
+        assert math.isfinite(ratio) and ratio == pytest.approx(results[name]["dice_foreground"] / real)
     assert results["steps"] == 2
+
+
+def test_ratios_are_against_real_and_nan_when_real_scores_zero(synthetic_shards, monkeypatch):
+    """The ratio arithmetic on set scores: the segmenters' training is replaced, the scoring
+    order (real, synthetic, real + synthetic) is the function's own."""
+    scores = iter([{"dice_foreground": 0.5, "ap_50": 0.0, "n_test": 2},
+                   {"dice_foreground": 0.25, "ap_50": 0.2, "n_test": 2},
+                   {"dice_foreground": 0.75, "ap_50": 0.4, "n_test": 2}])
+    monkeypatch.setattr(judge_module, "train_judge", lambda batches, **kwargs: None)
+    monkeypatch.setattr(usefulness, "_score", lambda segmenter, test: next(scores))
+    generator = UNetGenerator(3, 1, base_filters=4, depth=2, dropout_layers=0)
+    results = train_on_synthetic(generator, synthetic_shards, crop=32, steps=2, batch_size=2, max_test_images=4)
+    assert results["synthetic_dice_foreground_ratio"] == 0.5
+    assert results["real_plus_synthetic_dice_foreground_ratio"] == 1.5
+    assert np.isnan(results["synthetic_ap_50_ratio"]) and np.isnan(results["real_plus_synthetic_ap_50_ratio"])

@@ -53,9 +53,13 @@ def test_noise_draws_when_training_or_sampling_and_is_off_otherwise():
 
 def test_a_seed_gives_the_same_draws():
     x = features()
-    a, b = NoiseInjection(1.0, seed=3), NoiseInjection(1.0, seed=3)
-    np.testing.assert_array_equal(numpy(a(x, training=True)), numpy(b(x, training=True)))
-    assert np.abs(numpy(a(x, training=True)) - numpy(NoiseInjection(1.0, seed=4)(x, training=True))).max() > 0.1
+    a, b, c = NoiseInjection(1.0, seed=3), NoiseInjection(1.0, seed=3), NoiseInjection(1.0, seed=4)
+    first = numpy(a(x, training=True))
+    np.testing.assert_array_equal(numpy(b(x, training=True)), first)
+    # Compare first draws only: Keras' torch backend seeds a draw with seed + counter, so
+    # seed 3's second draw is seed 4's first.
+    assert np.abs(numpy(c(x, training=True)) - first).max() > 0.1
+    assert np.abs(numpy(a(x, training=True)) - first).max() > 0.1
 
 
 def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inference():

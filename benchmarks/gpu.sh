@@ -16,6 +16,8 @@ BACKENDS=${BACKENDS:-"jax torch"}
 STEPS=${STEPS:-20}
 SHARDS=${SHARDS:-/tmp/cig_gpu_shards}
 export PYTHONUNBUFFERED=1
+# The scripts import cig_k3 from this checkout; on the GPU machines it is not pip-installed.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 # 1. the yardstick: PyTorch pix2pix as the reference runs it (fp32, eager), on this GPU

@@ -26,6 +26,8 @@ SHARDS=${SHARDS:-/tmp/cig_gpu_shards}
 OUT=${OUT:-/tmp/cig_gpu_out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=3
+# Keras defaults to TensorFlow, which the GPU machines lack; each stage names its own backend.
+export KERAS_BACKEND=${KERAS_BACKEND:-jax}
 # Later processes that compile the same XLA step (the loader's fit) reuse the first compile.
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/cig_jax_cache}
 if compgen -G ".whl/*.whl" > /dev/null; then

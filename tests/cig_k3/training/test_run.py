@@ -1,4 +1,4 @@
-"""train(): run folder, resume after a kill, and the NaN guard."""
+"""train(): run folder, resume after a kill and in process, and the NaN guard."""
 
 import json
 import os
@@ -6,35 +6,24 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from cig_k3.config import config_from_preset
+from cig_k3.config import TrainConfig
 from cig_k3.training import TrainingDiverged, train
 from cig_k3.training.checkpoint import read_header
+from tests.helpers import tiny_config as shared_tiny_config
 
 
 def tiny_config(shards, out, **overrides):
-    values = {
-        "data": {"shards": str(shards), "crop": 32, "batch_size": 2, "augment": True},
-        "model": {
-            "generator_args": {"base_filters": 8, "depth": 3, "max_filters": 16, "dropout_layers": 1},
-            "discriminator_args": {"base_filters": 8, "num_downsamples": 2, "padding": "same"},
-        },
-        "epochs": 2,
-        "steps_per_epoch": 3,
-        "out": str(out),
-        "num_samples": 2,
-        "verbose": 0,
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            values.setdefault(key, {}).update(value)
-        else:
-            values[key] = value
-    return config_from_preset("cig", values)
+    """tests.helpers.tiny_config with this module's defaults: two epochs of three augmented
+    steps, jit as a real run sets it (test_distribution imports it from here)."""
+    data = {"augment": True, **overrides.pop("data", {})}
+    return shared_tiny_config(shards, out, **{"epochs": 2, "steps_per_epoch": 3, "jit": "auto", **overrides,
+                                              "data": data})
 
 
 def generator_weights(run_dir):
@@ -60,44 +49,94 @@ def test_train_leaves_a_complete_run_folder(synthetic_shards, tmp_path):
 
 
 TRAIN = [sys.executable, "-m", "cig_k3", "train", "--preset", "cig", "--tracking", "none"]
+REPO = Path(__file__).resolve().parents[3]
+
+# train() from a config file with a callback that, two steps into epoch 2 (after the epoch-1
+# checkpoint, before the end), writes a marker and waits to be killed: the kill lands
+# mid-training on any machine, however fast.
+STALL_IN_EPOCH_TWO = r"""
+import json, sys, time
+from pathlib import Path
+
+import keras
+
+from cig_k3.config import TrainConfig
+from cig_k3.training import train
+
+
+class StallInEpochTwo(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 1:
+            Path(sys.argv[2]).write_text("stalled")
+            time.sleep(600)
+
+
+train(TrainConfig.from_dict(json.loads(Path(sys.argv[1]).read_text())), callbacks=[StallInEpochTwo()])
+"""
 
 
 def test_resume_after_kill_matches_uninterrupted(synthetic_shards, tmp_path):
-    """Run A trains 2 epochs straight. Run B is killed after its epoch-1 checkpoint, resumed
-    with --resume, and must end with identical weights."""
+    """Run A trains 2 epochs of 4 steps straight. Run B is killed two steps into epoch 2,
+    resumed with `cig train --resume`, and must redo epoch 2 and end with identical weights."""
     straight = tiny_config(synthetic_shards, tmp_path / "straight", steps_per_epoch=4)
     train(straight)
 
     killed = tmp_path / "killed"
-    tiny = tiny_config(synthetic_shards, killed, steps_per_epoch=4)
-    killed.mkdir()
-    # Start from the same config file so that only the kill differs.
-    args = ["--data", str(synthetic_shards), "--out", str(killed), "--epochs", "2", "--steps-per-epoch", "4",
-            "--batch-size", "2", "--crop", "32"]
-    config_path = tmp_path / "config.json"
-    config_path.write_text(tiny.to_json())
-    env = dict(os.environ)
-    process = subprocess.Popen([*TRAIN, *args, "--config", str(config_path)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if (killed / "checkpoint.npz").exists():
-            break
-        if process.poll() is not None:
-            pytest.fail(f"training ended before it could be killed: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert read_header(killed)["epoch"] >= 1
-    assert not (killed / "generator.keras").exists() or read_header(killed)["epoch"] == 2
+    config_path, marker = tmp_path / "config.json", tmp_path / "stalled"
+    config_path.write_text(tiny_config(synthetic_shards, killed, steps_per_epoch=4).to_json())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-c", STALL_IN_EPOCH_TWO, str(config_path), str(marker)], cwd=REPO,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 300
+        while not marker.exists():
+            if process.poll() is not None:
+                pytest.fail(f"training ended before it could be killed: {process.stderr.read().decode()[-2000:]}")
+            assert time.time() < deadline, "training did not reach epoch 2 in 300 s"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    before = read_header(killed)
+    assert (before["epoch"], before["step"]) == (1, 4)  # the epoch-1 checkpoint; epoch 2's two steps are lost
+    assert not (killed / "generator.keras").exists()
 
     subprocess.run([*TRAIN, "--data", str(synthetic_shards), "--resume", str(killed)], check=True,
-                   stdout=subprocess.DEVNULL, env=env)
-    assert read_header(killed)["epoch"] == 2
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+    after = read_header(killed)
+    assert (after["epoch"], after["step"]) == (2, 8)  # the resumed run trained epoch 2's four steps
+    history = json.loads((killed / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == [0, 1, 2] and "g_total" in history[-1]
+    assert (killed / "generator.keras").exists()
     a, b = generator_weights(tmp_path / "straight"), generator_weights(killed)
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_one_epoch_then_resume_equals_two_straight_epochs(synthetic_shards, tmp_path):
+    """In process: train one epoch, save; resume for one more; bit for bit two straight epochs.
+    Every variable the checkpoint holds is compared: the GAN's and its optimisers'."""
+    train(tiny_config(synthetic_shards, tmp_path / "straight", epochs=2))
+
+    resumed = tmp_path / "resumed"
+    first = train(tiny_config(synthetic_shards, resumed, epochs=1))
+    assert first.steps_done == 3 and read_header(resumed)["epoch"] == 1
+    halfway = generator_weights(resumed)
+    second = train(tiny_config(synthetic_shards, resumed, epochs=2), resume=resumed)
+    assert second.steps_done == 6 and read_header(resumed)["epoch"] == 2
+    assert any(not np.array_equal(halfway[key], value) for key, value in generator_weights(resumed).items())
+
+    a, b = generator_weights(tmp_path / "straight"), generator_weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    saved = TrainConfig.from_dict(json.loads((resumed / "config.json").read_text()))
+    assert saved.epochs == 2
 
 
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(synthetic_shards, tmp_path):

@@ -153,3 +153,30 @@ def test_a_file_saved_before_these_options_loads_unchanged():
     # The defaults still build exactly the same weights, by name and shape.
     fresh = UNetGenerator(3, 1, base_filters=4, depth=3, dropout_layers=1, seed=0)
     assert [(v.path, tuple(v.shape)) for v in fresh.weights] == [(v.path, tuple(v.shape)) for v in generator.weights]
+
+
+def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
+    """Through the per-backend GAN step (JAX's stateless one included): the noise scales get
+    gradients from their zero start, and every noise layer's seed moves on."""
+    from cig_k3.models import PatchGANDiscriminator
+    from cig_k3.training.gan import ConditionalGAN
+
+    generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=1, upsample="subpixel", noise=True,
+                              latent_dim=2, seed=0)
+    gan = ConditionalGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
+    gan.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
+    seeds_before = [numpy(v.value).copy() for v in seeds]
+    assert len(seeds) == 4  # two NoiseInjection, one LatentCode, one MCDropout
+
+    def batches():
+        rng = np.random.default_rng(0)
+        while True:
+            condition = np.eye(3, dtype="float32")[rng.integers(0, 3, (2, 32, 32))]
+            yield condition, (condition[..., 1:2] * 2 - 1).astype("float32")
+
+    history = gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False).history
+    assert all(np.isfinite(values[0]) for values in history.values())
+    scales = [numpy(layer.scale) for layer in generator.layers if layer.name.endswith("_noise")]
+    assert len(scales) == 2 and all(np.abs(scale).max() > 0 for scale in scales)
+    assert all((numpy(v.value) != before).any() for v, before in zip(seeds, seeds_before))

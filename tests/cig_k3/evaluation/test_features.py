@@ -31,29 +31,16 @@ def test_extractor_resizes_and_replicates_grey_channels():
     np.testing.assert_allclose(extractor(grey, batch_size=2), np.zeros((3, 3)), atol=1e-6)
 
 
-# Building Inception v3 on JAX costs a minute of per-shape compiles of the random
-# initialisers; loading a weights file is the same Keras code on every backend, so this
-# test runs once. The extractor's own path runs on each backend in the tests above.
 @pytest.mark.backend_independent
-def test_inception_extractor_loads_a_local_weights_file(tmp_path):
-    reference = features.build_inception(weights_path=None)
-    path = tmp_path / "inception.weights.h5"
-    reference.save_weights(str(path))
-    extractor = features.inception_extractor(path)
-    assert extractor.name == "inception_v3"
-    grey = np.random.default_rng(0).uniform(-1, 1, (2, 40, 40, 1)).astype(np.float32)
-    values = extractor(grey)
-    assert values.shape == (2, 2048) and values.dtype == np.float64
-    # Same weights, same input: grey replicated to RGB and resized to 299 x 299.
-    prepared = extractor.prepare(grey)
-    assert tuple(prepared.shape) == (2, 299, 299, 3)
-    from keras import ops
-    np.testing.assert_allclose(values, ops.convert_to_numpy(reference.predict_on_batch(prepared)), rtol=1e-4,
-                               atol=1e-5)
-    with pytest.raises(ValueError, match="one channel at a time"):
-        extractor(np.zeros((1, 40, 40, 2), np.float32))
+def test_inception_extractor_is_the_installed_fid_network():
+    from cig_k3.evaluation.inception import InceptionFeatures, network_path
+
+    extractor = features.inception_extractor()
+    assert isinstance(extractor, InceptionFeatures) and extractor.name == "inception_v3"
+    assert extractor.path == network_path()
 
 
+@pytest.mark.backend_independent
 def test_inception_extractor_never_downloads(tmp_path):
-    with pytest.raises(FileNotFoundError, match="never downloaded"):
-        features.inception_extractor(tmp_path / "missing.h5")
+    with pytest.raises(FileNotFoundError, match="give the path of default_1.pt"):
+        features.inception_extractor(tmp_path / "missing.pt")

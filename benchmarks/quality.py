@@ -1,9 +1,14 @@
 """Quality table: train and evaluate presets on BBBC039 (mask -> image) and isl_neurons
 (virtual staining) with a fixed budget.
 
-For each preset: `cig train` with the stated budget, then `cig evaluate` on the test split
-(PSNR / SSIM / Pearson, mask-consistency ratio, FID and KID in the judge's domain features),
-then, for mask -> image, train-on-synthetic vs train-on-real segmenters. One judge, trained
+For each preset: `cig train` with the stated budget, then `cig evaluate` on the test split:
+fidelity (PSNR / SSIM / Pearson, mask-consistency ratio, FID in the judge's features = mask
+fidelity) and realism on whole test fields (Inception FID / KID, C2ST with logistic regression
+on Inception features and with a small CNN on pixels, cell-feature Fréchet distance and the
+worst feature, spectral distance, checkerboard excess, diversity ratio), then, for mask ->
+image, train-on-synthetic vs train-on-real segmenters (`--synthetic-steps 0` skips them).
+The floor (real train fields against real test fields), the flat-mask baseline and blurred
+real images are measured exactly like the presets and are rows of the table. One judge, trained
 once on the real BBBC039 train split and kept beside its shards, scores every preset; for
 virtual staining its encoder gives the domain features of the first (DAPI, nuclei) channel,
 and there are no masks, so no consistency or usefulness columns.
@@ -44,8 +49,11 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
                                          "verbose": 0})
     crop, batch_size = config.data.crop, config.data.batch_size
     start = time.perf_counter()
-    train(config)
-    train_seconds = time.perf_counter() - start
+    if os.environ.get("CIG_QUALITY_REUSE") and (Path(out) / "generator.keras").exists():
+        train_seconds = float("nan")  # --reuse-runs: evaluate the generator trained earlier
+    else:
+        train(config)
+        train_seconds = time.perf_counter() - start
     _, judge_path = get_judge(judge_shards, None, 128, judge_steps)
     results = evaluate_run(out, shards, split="test", crop=crop, max_images=64, samples=4,
                            judge_path=None if task == "mask2image" else judge_path)
@@ -53,20 +61,39 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
     row = {
         "data": Path(shards).name, "crop": crop, "batch": batch_size, "steps": epochs * steps,
         "train_s": train_seconds, "psnr": head.get("psnr"),
-        "ssim": head.get("ssim"), "pearson": head.get("pearson"), "fid_judge": head.get("fid_judge"),
-        "kid_judge": head.get("kid_judge"), "n_test": head.get("n_images"),
+        "ssim": head.get("ssim"), "pearson": head.get("pearson"), "fid_judge": head.get("mask_fidelity_fid"),
+        "n_test": head.get("n_images"),
+        **realism_columns(results["realism"]["sets"]["generated"]),
+        "baselines": {name: realism_columns(metrics) for name, metrics in results["realism"]["sets"].items()
+                      if name != "generated"},
     }
     if task == "mask2image":
-        useful = train_on_synthetic(load_generator(Path(out) / "generator.keras"), shards, crop, steps=synthetic_steps)
         row.update({
             "judge_dice_real": head.get("consistency_dice_foreground_real"),
             "consistency_ratio": head.get("consistency_dice_foreground_ratio"),
             "ap50_ratio": head.get("consistency_ap_50_ratio"),
+        })
+    if task == "mask2image" and synthetic_steps:
+        useful = train_on_synthetic(load_generator(Path(out) / "generator.keras"), shards, crop, steps=synthetic_steps)
+        row.update({
             "real_dice": useful["real"]["dice_foreground"],
             "synthetic_dice_ratio": useful["synthetic_dice_foreground_ratio"],
             "synthetic_ap50_ratio": useful["synthetic_ap_50_ratio"],
             "real_plus_synthetic_dice_ratio": useful["real_plus_synthetic_dice_foreground_ratio"],
         })
+    return row
+
+
+REALISM_COLUMNS = ("fid_inception", "kid_inception", "c2st_logistic", "c2st_cnn", "cell_fd", "cell_worst",
+                   "spectral_distance", "checkerboard_excess", "diversity_ratio")
+BASELINE_ROWS = {"floor": "floor: real train vs test", "flat": "flat-mask baseline", "blurred": "blurred real (sigma 2)"}
+
+
+def realism_columns(metrics):
+    row = {key: metrics.get(key) for key in REALISM_COLUMNS}
+    worst = row.get("cell_worst")
+    if isinstance(worst, dict):  # the feature furthest off, as W1 / real IQR
+        row["cell_worst"] = f"{worst.get('feature')} {worst.get('w1_iqr', float('nan')):.2f}"
     return row
 
 
@@ -92,6 +119,8 @@ def main():
     parser.add_argument("--judge-steps", type=int, default=1000)
     parser.add_argument("--synthetic-steps", type=int, default=300)
     parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--reuse-runs", action="store_true",
+                        help="evaluate generators already trained under --out instead of training again")
     args, rest = parser.parse_known_args()
     if args.worker:
         print(json.dumps(worker(*rest[:5], *map(int, rest[5:]))))
@@ -103,20 +132,27 @@ def main():
                                  ["--input", "phase_zstack.tif", "--targets", "dapi.tif", "map2.tif", "nfh.tif"])
         jobs += [("virtual_staining", preset, staining, args.staining_crop, args.staining_batch_size)
                  for preset in args.staining_presets]
-    rows = []
+    rows, baseline_rows = [], {}
     for task, preset, data, crop, batch_size in jobs:
         result = _common.run_worker(
             __file__, [task, preset, data, shards, Path(args.out) / f"{preset}_{Path(data).name}", args.epochs,
                        args.steps_per_epoch, crop, batch_size, args.judge_steps, args.synthetic_steps],
-            env={"KERAS_BACKEND": args.backend}, timeout=4 * 3600)
+            env={"KERAS_BACKEND": args.backend, **({"CIG_QUALITY_REUSE": "1"} if args.reuse_runs else {})},
+            timeout=4 * 3600)
+        for name, metrics in (result.pop("baselines", None) or {}).items():
+            # The same for every preset of one data set, up to the C2ST CNN's training: keep the first.
+            baseline_rows.setdefault((result.get("data"), name), {
+                "preset": BASELINE_ROWS.get(name, name), "data": result.get("data"), "backend": args.backend,
+                "n_test": result.get("n_test"), **metrics})
         rows.append({"preset": preset, "backend": args.backend, **result})
         print(json.dumps(rows[-1]), flush=True)
-    columns = ["preset", "data", "backend", "crop", "batch", "steps", "train_s", "psnr", "ssim", "pearson", "judge_dice_real",
-               "consistency_ratio", "ap50_ratio", "fid_judge", "kid_judge", "n_test", "real_dice",
-               "synthetic_dice_ratio", "synthetic_ap50_ratio", "real_plus_synthetic_dice_ratio", "error"]
+    rows += list(baseline_rows.values())
+    columns = ["preset", "data", "backend", "crop", "batch", "steps", "train_s", "psnr", "ssim", "pearson",
+               *REALISM_COLUMNS, "judge_dice_real", "consistency_ratio", "ap50_ratio", "fid_judge", "n_test",
+               "real_dice", "synthetic_dice_ratio", "synthetic_ap50_ratio", "real_plus_synthetic_dice_ratio", "error"]
     body = _common.table(rows, columns)
     print(body)
-    _common.append_results("Quality (issue 5)", body, "python benchmarks/quality.py " + " ".join(sys.argv[1:]))
+    _common.append_results("Quality and realism (issue 13)", body, "python benchmarks/quality.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

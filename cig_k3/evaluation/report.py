@@ -94,7 +94,104 @@ def _histogram(name, values, path):
     pyplot.close(figure)
 
 
-def write_report(out_dir, results, examples=None, title="CIG evaluation"):
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def _feature_histograms(real_table, fake_table, path, max_features=16):
+    """One small panel per cell feature: real against generated distributions."""
+    pyplot = _pyplot()
+    names = [name for name in real_table if name in fake_table and name not in ("image_index", "label")
+             and np.asarray(real_table[name]).ndim == 1][:max_features]
+    columns = 4
+    rows = max(1, -(-len(names) // columns))
+    figure, axes = pyplot.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    for axis in axes.ravel():
+        axis.set_axis_off()
+    for axis, name in zip(axes.ravel(), names):
+        real = np.asarray(real_table[name], dtype=np.float64)
+        fake = np.asarray(fake_table[name], dtype=np.float64)
+        real, fake = real[np.isfinite(real)], fake[np.isfinite(fake)]
+        if not real.size or not fake.size:
+            continue
+        axis.set_axis_on()
+        low, high = np.percentile(np.concatenate([real, fake]), [1, 99])
+        bins = np.linspace(low, high if high > low else low + 1e-6, 30)
+        axis.hist(real, bins=bins, alpha=0.5, density=True, label="real")
+        axis.hist(fake, bins=bins, alpha=0.5, density=True, label="generated")
+        axis.set_title(name, fontsize=8)
+        axis.tick_params(labelsize=6)
+    axes.ravel()[0].legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    pyplot.close(figure)
+
+
+def _samples_figure(masks, real, samples, path, size=128):
+    """Rows of mask | real | K samples | std map (a centre window of `size` pixels)."""
+    pyplot = _pyplot()
+    count = len(samples)
+    k = samples[0].shape[0]
+    figure, axes = pyplot.subplots(count, k + 3, figsize=(1.9 * (k + 3), 1.9 * count), squeeze=False)
+    for row in range(count):
+        height, width = real[row].shape[:2]
+        top, left = max(0, (height - size) // 2), max(0, (width - size) // 2)
+        window = (slice(top, top + size), slice(left, left + size))
+        draws = np.asarray(samples[row])[:, window[0], window[1], 0]
+        std = ((draws + 1.0) / 2.0).std(axis=0)
+        panels = [(np.asarray(masks[row])[window] > 0, "gray", "mask"),
+                  (real[row][window][..., 0], "gray", "real")]
+        panels += [(draws[i], "gray", f"sample {i + 1}") for i in range(k)]
+        panels.append((std, "magma", f"std (max {std.max():.2f})"))
+        for column, (image, colormap, title) in enumerate(panels):
+            axis = axes[row, column]
+            if colormap == "gray" and title != "mask":
+                axis.imshow(np.clip((image + 1.0) / 2.0, 0, 1), cmap="gray", vmin=0, vmax=1)
+            else:
+                axis.imshow(image, cmap=colormap)
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    pyplot.close(figure)
+
+
+def realism_figures(out_dir, realism, reference, generated, sampled=None, channel=0, suffix=""):
+    """The realism figures: spectra, cell-feature histograms and the K-samples grid.
+
+    Returns [(caption, file name)] for `write_report(figures=...)`.
+    """
+    from cig_k3.evaluation.spectrum import plot_spectra
+
+    os.makedirs(out_dir, exist_ok=True)
+    figures = []
+    spectra = {name: curve for name, curve in realism.get("spectra", {}).items() if curve is not None}
+    if spectra:
+        filename = f"spectra{suffix}.png"
+        plot_spectra(spectra, os.path.join(out_dir, filename))
+        figures.append(("radially averaged log power spectra (real, generated, floor, baselines)", filename))
+    tables = realism.get("cell_tables", {})
+    if "real" in tables and "generated" in tables:
+        filename = f"cell_features{suffix}.png"
+        _feature_histograms(tables["real"], tables["generated"], os.path.join(out_dir, filename))
+        figures.append(("cell features per object: real vs generated", filename))
+    if sampled is not None and reference.instances is not None:
+        filename = f"samples{suffix}.png"
+        count = min(len(sampled), 4)
+        _samples_figure(reference.instances[:count], [x[..., channel:channel + 1] for x in reference.images[:count]],
+                        [np.asarray(s)[..., channel:channel + 1] for s in sampled[:count]],
+                        os.path.join(out_dir, filename))
+        figures.append(("K samples per mask, with the per-pixel std", filename))
+    return figures
+
+
+def write_report(out_dir, results, examples=None, title="CIG evaluation", figures=(), summary=None):
     """Write PNG figures and `report.html` into `out_dir` (created if needed).
 
     Args:
@@ -102,13 +199,15 @@ def write_report(out_dir, results, examples=None, title="CIG evaluation"):
         results: a nested dict; scalars become table rows named by their dotted path, 1-D
             arrays (per-image tables) become histograms.
         examples: optional {column name: (N, H, W, C) images in [-1, 1]}, drawn in rows.
+        figures: [(caption, file name)] already written into `out_dir` (e.g. `realism_figures`).
+        summary: optional preformatted text shown first (the realism table).
 
     Returns:
         the path of `report.html`.
     """
     os.makedirs(out_dir, exist_ok=True)
     scalars, tables = _flatten(results)
-    figures = []
+    figures = list(figures)
     if examples:
         _examples_figure(examples, os.path.join(out_dir, "examples.png"))
         figures.append(("examples", "examples.png"))
@@ -127,6 +226,7 @@ def write_report(out_dir, results, examples=None, title="CIG evaluation"):
         f"<figcaption>{html.escape(name)}</figcaption></figure>"
         for name, filename in figures
     )
+    summary_block = f"<h2>Summary</h2>\n<pre>{html.escape(summary)}</pre>" if summary else ""
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
@@ -134,6 +234,7 @@ td{{border:1px solid #ccc;padding:2px 8px}} figure{{display:inline-block;margin:
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>Images in [-1, 1] are mapped to [0, 1] (data range 1) before every metric.</p>
+{summary_block}
 <h2>Results</h2>
 <table>
 {rows}

@@ -7,6 +7,7 @@ import pytest
 
 from cig_k3.commands.evaluate import evaluate_run
 from cig_k3.evaluation.judge import build_segmenter
+from cig_k3.evaluation.realism import RealismOptions
 from cig_k3.models import build_generator
 from tests.cig_k3.data.conftest import write_shards
 
@@ -23,13 +24,13 @@ def test_evaluate_virtual_staining(tmp_path, with_judge):
     if with_judge:
         judge = tmp_path / "judge.keras"
         build_segmenter(base_filters=4, depth=2).save(judge)
-    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge)
+    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge, realism=False)
     assert results["n_images"] == 4
     assert {"psnr_mean/c0", "psnr_mean/c1", "ssim_mean/c1", "pearson_mean/c0"} <= set(results["paired"])
     assert "mask_consistency" not in results
-    assert ("fid_judge" in results["headline"]) == with_judge
+    assert ("mask_fidelity_fid" in results["headline"]) == with_judge
     if with_judge:
-        assert "channel 0" in results["distances_judge"]["features"]
+        assert "channel 0" in results["mask_fidelity"]["features"]
     saved = json.loads((run / "evaluation" / "results.json").read_text())
     assert saved["headline"]["n_images"] == 4
 
@@ -51,6 +52,14 @@ def test_evaluate_style_taking_generator(tmp_path):
     generator.save(run / "generator.keras")
     judge = tmp_path / "judge.keras"
     build_segmenter(base_filters=4, depth=2).save(judge)
-    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge)
+    options = RealismOptions(tile=32, cnn_steps=5)
+    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge, realism_options=options)
     assert results["n_images"] == 4
-    assert {"consistency_dice_foreground_ratio", "fid_judge", "psnr"} <= set(results["headline"])
+    assert {"consistency_dice_foreground_ratio", "mask_fidelity_fid", "psnr"} <= set(results["headline"])
+    # Realism on whole fields, each drawn in another field's style, next to its floor and baselines.
+    sets = results["realism"]["sets"]
+    assert {"generated", "floor", "flat", "blurred"} <= set(sets)
+    assert {"fid_inception", "c2st_logistic", "c2st_cnn", "spectral_distance", "diversity_ratio"} <= set(
+        sets["generated"])
+    assert results["headline"]["fid_inception_floor"] == sets["floor"]["fid_inception"]
+    assert (run / "evaluation" / "samples.png").exists()

@@ -4,7 +4,6 @@ synthetic fields -> shards -> train -> evaluate (test split) -> export (.keras +
 This is what `make run` and `mlflow run .` execute.
 """
 
-import json
 import logging
 
 from cig_k3.commands import integer, integer_or
@@ -65,13 +64,17 @@ def run(args):
     finally:
         if finish is not None:
             finish()
-    log.info("done: run %s; evaluation %s", result.run_dir, json.dumps(report))
+    if report:
+        from cig_k3.commands.evaluate import summary
+
+        print(summary(report, Path(result.run_dir) / "evaluation", tracked))
+    log.info("done: run %s", result.run_dir)
     return 0
 
 
 def _evaluate(run_dir, shards, tracked):
     try:
-        from cig_k3.commands.evaluate import evaluate_run
+        from cig_k3.evaluation.evaluate import evaluate_run
     except ImportError:  # the evaluation command is optional in a minimal install
         log.warning("cig evaluate is not available; skipping evaluation")
         return {}

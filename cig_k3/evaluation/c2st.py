@@ -1,10 +1,9 @@
 """Classifier two-sample test (C2ST): can a classifier tell generated images from real ones?
 
-A classifier is trained to label samples real (0) or generated (1) on one half of the data
-and scored on the other half. If the two sets come from the same distribution no classifier
-can beat chance, so the held-out accuracy is about 0.5; the further it rises towards 1, the
-easier the generated images are to spot. Unlike FID, the number has a plain meaning and a
-confidence interval.
+A classifier learns to label samples real (0) or generated (1) on one half of the data and
+is scored on the other half. If both sets come from one distribution no classifier beats
+chance: the held-out accuracy is about 0.5, and the nearer it is to 1, the easier the
+generated images are to spot. Unlike FID, the number has a plain meaning and an interval.
 
 Protocol (the same for both classifiers):
 - The larger set is subsampled at random (seeded) to the size of the smaller one, so that
@@ -75,9 +74,8 @@ def _default_groups(groups, count, offset, name):
 def split_by_group(groups_real, groups_fake, seed=0):
     """Two halves in which no group straddles halves and both classes are balanced.
 
-    Groups are placed largest first (ties in a seeded random order); each goes to the half
-    that leaves the smaller imbalance, counting each class as a fraction of its total so
-    that both classes weigh the same.
+    Groups go largest first (ties in seeded random order) to the half that leaves the
+    smaller imbalance, each class counted as a fraction of its total.
 
     Args:
         groups_real: (N_real,) group id (e.g. field of view) of each real sample.
@@ -140,8 +138,8 @@ def _balanced_halves(real_count, fake_count, groups_real, groups_fake, seed):
     kept_real = np.sort(rng.permutation(real_count)[:size])
     kept_fake = np.sort(rng.permutation(fake_count)[:size])
     if real_count != fake_count:
-        logger.info("C2ST: %d real and %d generated samples; both subsampled to %d so that "
-                    "chance is 0.5", real_count, fake_count, size)
+        logger.info("C2ST: %d real and %d generated samples, both subsampled to %d",
+                    real_count, fake_count, size)
     half_real, half_fake = split_by_group(groups_real[kept_real], groups_fake[kept_fake], seed)
     return kept_real, kept_fake, half_real, half_fake
 
@@ -299,8 +297,7 @@ def _progress_callback(keras, total, description, enabled):
 
     def update(batch, logs):
         bar.update(1)
-        if logs and "loss" in logs:
-            bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
+        bar.set_postfix(loss=f"{float((logs or {}).get('loss', np.nan)):.3f}", refresh=False)
 
     return keras.callbacks.LambdaCallback(on_train_batch_end=update,
                                           on_train_end=lambda logs: bar.close())
@@ -326,6 +323,11 @@ def c2st_cnn(real_tiles, fake_tiles, groups_real=None, groups_fake=None, seed=0,
     `crop` x `crop` crops of the training half, flipped at random, each batch half real and
     half generated. A held-out tile is classified by the mean logit over `test_crops`
     random crops of it.
+
+    The default budget (2 folds x 300 steps of 32 crops of 48 px) took 24 s on TensorFlow,
+    30 s on JAX and 48 s on PyTorch (OMP_NUM_THREADS=1) for 500 + 500 tiles of 128 px on 2
+    busy CPU cores; PyTorch with 2 OpenMP threads on cores shared with other work took ten
+    times longer.
 
     Args:
         real_tiles: (N_real, H, W, C) or (N_real, H, W) real images in [-1, 1].

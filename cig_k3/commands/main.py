@@ -78,7 +78,16 @@ def _evaluate(run_dir, shards, tracked):
     except ImportError:  # the evaluation command is optional in a minimal install
         log.warning("cig evaluate is not available; skipping evaluation")
         return {}
-    report = evaluate_run(run_dir, shards, split="test", out=Path(run_dir) / "evaluation", tracked=tracked)
+    from cig_k3.evaluation.inception import InceptionUnavailable, network_path
+
+    try:
+        network_path()
+        realism = True
+    except InceptionUnavailable as error:
+        log.warning("realism metrics skipped: %s", error)
+        realism = False
+    report = evaluate_run(run_dir, shards, split="test", out=Path(run_dir) / "evaluation", tracked=tracked,
+                          realism=realism)
     return report
 
 

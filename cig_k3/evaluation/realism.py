@@ -78,7 +78,7 @@ class RealismOptions:
 
     tile: int = None
     cnn_steps: int = 300
-    cnn_crop: int = 32
+    cnn_crop: int = 48
     seed: int = 0
     channel: int = 0
 
@@ -187,6 +187,33 @@ def _tiles(fields, tile, channel, group_offset=0):
     return np.concatenate(tiles), np.concatenate(groups)
 
 
+class CachedFeatures:
+    """An Inception extractor whose features of identical tiles are kept in `folder` (.npy by
+    content hash), so that the real, floor and baseline sets of a data set are computed once
+    for every model evaluated on it."""
+
+    def __init__(self, extractor, folder):
+        import os
+
+        self.extractor, self.folder = extractor, folder
+        os.makedirs(folder, exist_ok=True)
+
+    def __call__(self, tiles):
+        import hashlib
+        import os
+
+        tiles = np.ascontiguousarray(tiles, dtype=np.float32)
+        digest = hashlib.sha1(repr(tiles.shape).encode() + tiles.tobytes()).hexdigest()
+        path = os.path.join(self.folder, f"{digest}.npy")
+        if os.path.exists(path):
+            return np.load(path)
+        features = self.extractor(tiles)
+        partial = f"{path}.{os.getpid()}.partial.npy"
+        np.save(partial, features)
+        os.replace(partial, path)  # atomic: a killed run never leaves half a file
+        return features
+
+
 class _Measure:
     """The reference's statistics, computed once and met by every candidate set."""
 
@@ -245,7 +272,8 @@ class _Measure:
         return result
 
 
-def realism_suite(reference, candidates, train=None, options=RealismOptions(), inception=None, samples=None):
+def realism_suite(reference, candidates, train=None, options=RealismOptions(), inception=None, samples=None,
+                  cache=None):
     """Realism metrics of each candidate image set, and of the floor and baselines.
 
     Args:
@@ -258,6 +286,7 @@ def realism_suite(reference, candidates, train=None, options=RealismOptions(), i
         inception: an `InceptionFeatures` (None: loaded from the installed wheel).
         samples: optional {"images": (N, K, H, W, C) K samples for the first N reference
             masks} for the diversity ratio.
+        cache: a folder that keeps Inception features by tile content (see `CachedFeatures`).
 
     Returns:
         {"options", "sets": {name: metrics}, "diversity": ..., "spectra": {name: (f, p)}}
@@ -265,6 +294,8 @@ def realism_suite(reference, candidates, train=None, options=RealismOptions(), i
     from cig_k3.evaluation.inception import InceptionFeatures
 
     inception = inception or InceptionFeatures()
+    if cache is not None:
+        inception = CachedFeatures(inception, cache)
     sets = {name: FieldSet(reference.keys, list(images), reference.instances)
             for name, images in candidates.items()}
     for name, images in sets.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cig_k3.commands import integer
 from cig_k3.evaluation.evaluate import evaluate_images, evaluate_run  # noqa: F401 - the public entry points
+from cig_k3.evaluation.judge import get_judge  # noqa: F401 - where benchmarks/quality.py has long found it
 
 log = logging.getLogger("cig.evaluate")
 
@@ -98,22 +99,3 @@ def _attach_run(run_dir):
         log.warning("not logging to MLflow: %s", error)
         return None
 
-
-def get_judge(shards, judge_path, crop, steps, seed=0):
-    """The judge segmenter: loaded if it exists, else trained on the train split and kept."""
-    from cig_k3.data import BatchStream, has_split
-    from cig_k3.evaluation.judge import load_judge, train_judge
-
-    path = Path(judge_path) if judge_path else Path(shards) / "judge" / "judge.keras"
-    if path.exists():
-        return load_judge(path), path
-    log.info("training the judge segmenter on %s (train split, %d steps); kept at %s", shards, steps, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    train = BatchStream(shards, split="train", batch_size=8, crop=crop, seed=seed, steps_per_epoch=steps)
-    val = None
-    if has_split(train.manifest, "val"):
-        val = BatchStream(shards, split="val", batch_size=8, crop=crop, seed=seed, augment=None).epoch(0)
-    else:  # the rule for data without val fields (README): validate on nothing, and say so
-        log.warning("%s has no val split: the judge segmenter trains without validation", shards)
-    judge = train_judge(train.forever(), val, steps=steps, epochs=1, out_path=path, seed=seed, verbose=0)
-    return judge, path

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cig_k3.evaluation.judge import get_judge
+
 log = logging.getLogger("cig.evaluate")
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -92,13 +94,6 @@ def _fit(image, shape):
     image = image[:shape[0], :shape[1]]
     pad = [(0, shape[0] - image.shape[0]), (0, shape[1] - image.shape[1]), (0, 0)]
     return np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
-
-
-def get_judge(shards, judge_path, crop, steps, seed=0):
-    """The judge segmenter (see `cig_k3.commands.evaluate.get_judge`)."""
-    from cig_k3.commands.evaluate import get_judge as judge
-
-    return judge(shards, judge_path, crop, steps, seed=seed)
 
 
 def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=None, max_images=64, samples=8,

@@ -186,6 +186,42 @@ def load_judge(path):
     return keras.saving.load_model(path)
 
 
+def get_judge(shards, judge_path, crop, steps, seed=0):
+    """The judge segmenter of `shards`: loaded if `judge_path` exists, else trained on the
+    train split and kept there, so that every model meets the same judge.
+
+    Args:
+        shards: the shard folder whose train split the judge learns from.
+        judge_path: where the judge is kept; None: SHARDS/judge/judge.keras.
+        crop: side of the training crops.
+        steps: training steps of a new judge.
+        seed: seed of the crops and the initial weights.
+
+    Returns (judge model, the path it is kept at). Data without a val split: the judge
+    trains without validation, and a warning says so (the README's rule for such data).
+
+    Example:
+        >>> judge, path = get_judge("data/bbbc039", None, crop=128, steps=200)
+    """
+    from pathlib import Path
+
+    from cig_k3.data import BatchStream, has_split
+
+    path = Path(judge_path) if judge_path else Path(shards) / "judge" / "judge.keras"
+    if path.exists():
+        return load_judge(path), path
+    logger.info("training the judge segmenter on %s (train split, %d steps); kept at %s", shards, steps, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    train = BatchStream(shards, split="train", batch_size=8, crop=crop, seed=seed, steps_per_epoch=steps)
+    val = None
+    if has_split(train.manifest, "val"):
+        val = BatchStream(shards, split="val", batch_size=8, crop=crop, seed=seed, augment=None).epoch(0)
+    else:  # the rule for data without val fields (README): validate on nothing, and say so
+        logger.warning("%s has no val split: the judge segmenter trains without validation", shards)
+    judge = train_judge(train.forever(), val, steps=steps, epochs=1, out_path=path, seed=seed, verbose=0)
+    return judge, path
+
+
 def _num_downsamplings(judge):
     import keras
 

@@ -11,10 +11,10 @@ What `cig train` calls (in one line: `callbacks, finish = training_callbacks(con
 `run_id.txt` is written into run_dir by start_run.
 """
 
-from cig_k3.tracking.callback import MLflowCallback, write_loss_curves
+from cig_k3.tracking.callback import MLflowCallback, training_callbacks, write_loss_curves
 from cig_k3.tracking.runs import (
     TrackedRun, attach_run, end_run, log_artifact, log_generator, log_metrics, log_params, manifest_hash, optimizer_params,
-    run_name, set_tags, start_run, training_callbacks,
+    run_name, set_tags, start_run,
 )
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""`MLflowCallback`: loss terms per step, validation per epoch, sample grids, curves, model.
+"""`MLflowCallback`: loss terms per step, validation per epoch, sample grids, curves, model;
+and `training_callbacks`, which starts the run and hands `cig train` the callback.
 
 Converting a device value to a Python float waits for the device, so the callback keeps
 the step's logs untouched except every `log_every` steps, converts only then, and sends
@@ -229,3 +230,37 @@ def write_loss_curves(history, path, history_file=None):
     figure.savefig(path, dpi=80)
     plt.close(figure)
     return True
+
+
+def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experiment="cig", log_every=10,
+                       augmentation=None):
+    """What `cig train` needs: ([MLflowCallback], finish).
+
+    Starts the run (`start_run`, manifest read from the config's shard folder) and returns
+    the callback and a `finish()` to call when training is over (in a `finally`): it ends the
+    run FINISHED when training reached its end, else FAILED. If the tracking store cannot be
+    reached at all, it warns and returns ([], None): training never depends on MLflow.
+    """
+    manifest_path = Path(config.data.shards) / "manifest.json"
+    if not manifest_path.is_file():
+        manifest_path = Path(run_dir) / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+        run = runs.start_run(config, manifest, run_dir, tracking_uri=tracking_uri, experiment=experiment,
+                             augmentation=augmentation, manifest_path=manifest_path, name=run_name)
+    except Exception as error:  # noqa: BLE001 - an unreachable store must not stop training
+        warnings.warn(f"MLflow tracking is off: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
+        return [], None
+    # Short runs still get per-step curves: at least one point per epoch.
+    log_every = max(1, min(int(log_every), int(config.steps_per_epoch)))
+    callback = MLflowCallback(run, log_every=log_every, batch_size=config.data.batch_size)
+
+    def finish():
+        if callback.disabled:
+            return
+        try:
+            run.end("FINISHED" if callback.finished else "FAILED")
+        except Exception as error:  # noqa: BLE001
+            logger.warning("could not end MLflow run %s: %s", run.run_id, error)
+
+    return [callback], finish

@@ -260,46 +260,6 @@ def log_artifact(run, path, artifact_path=None):
     run.client.log_artifact(run.run_id, str(path), artifact_path=artifact_path)
 
 
-
-
-def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experiment="cig", log_every=10,
-                       augmentation=None):
-    """What `cig train` needs: ([MLflowCallback], finish).
-
-    Starts the run (`start_run`, manifest read from the config's shard folder) and returns
-    the callback and a `finish()` to call when training is over (in a `finally`): it ends the
-    run FINISHED when training reached its end, else FAILED. If the tracking store cannot be
-    reached at all, it warns and returns ([], None): training never depends on MLflow.
-    """
-    import warnings
-
-    from cig_k3.tracking.callback import MLflowCallback
-
-    manifest_path = Path(config.data.shards) / "manifest.json"
-    if not manifest_path.is_file():
-        manifest_path = Path(run_dir) / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
-        run = start_run(config, manifest, run_dir, tracking_uri=tracking_uri, experiment=experiment,
-                        augmentation=augmentation, manifest_path=manifest_path, name=run_name)
-    except Exception as error:  # noqa: BLE001 - an unreachable store must not stop training
-        warnings.warn(f"MLflow tracking is off: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
-        return [], None
-    # Short runs still get per-step curves: at least one point per epoch.
-    log_every = max(1, min(int(log_every), int(config.steps_per_epoch)))
-    callback = MLflowCallback(run, log_every=log_every, batch_size=config.data.batch_size)
-
-    def finish():
-        if callback.disabled:
-            return
-        try:
-            run.end("FINISHED" if callback.finished else "FAILED")
-        except Exception as error:  # noqa: BLE001
-            logger.warning("could not end MLflow run %s: %s", run.run_id, error)
-
-    return [callback], finish
-
-
 def attach_run(run_dir, tracking_uri=None):
     """The MLflow run a training run folder was logged to (RUN_DIR/run_id.txt), reopened
     for more metrics and artifacts, e.g. by `cig evaluate`. Under `mlflow run`

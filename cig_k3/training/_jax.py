@@ -6,12 +6,13 @@ be mapped in a StatelessScope: one left out would read its stale value, so the s
 always map *all* of the model's variables (tests check that BatchNorm statistics, dropout
 and noise seeds, and image pools advance). Each phase of `model.phases()` sees the
 trainable values as the phases before it left them.
+
+It imports nothing of CIG (see `cig_k3.training.backend`): both steps get the batch as a
+(condition, target) pair.
 """
 
 import jax
 import keras
-
-from cig_k3.training.gan import split_batch
 
 
 def _positions(model, phase):
@@ -65,9 +66,10 @@ def _as_arrays(data):
     return jax.tree_util.tree_map(jax.numpy.asarray, data)
 
 
-def train_step(model, state, data):
+def train_step(model, state, batch):
+    """One GAN step, stateless: each of `model.phases()` in order; returns (logs, new state)."""
     trainable, non_trainable, optimizer_values, metric_values = state
-    batch = split_batch(_as_arrays(data))
+    batch = _as_arrays(batch)
     optimizer_values = model.optimizer.split(optimizer_values)
     carry, logs = None, {}
     for phase in model.phases():
@@ -96,9 +98,10 @@ def _update_metrics(model, trackers, metric_values, values):
     return logs, _collect(scope, model.metrics_variables, metric_values)
 
 
-def test_step(model, state, data):
+def test_step(model, state, batch):
+    """Validation metrics of a (condition, target) batch, stateless; returns (logs, new state)."""
     trainable, non_trainable, metric_values = state
-    condition, target = split_batch(_as_arrays(data))
+    condition, target = _as_arrays(batch)
     mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable)]
     with keras.StatelessScope(state_mapping=mapping) as scope:
         values = model.validation_metrics(condition, target)

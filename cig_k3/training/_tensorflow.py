@@ -1,13 +1,15 @@
-"""The GAN step on TensorFlow: GradientTape. Only this file imports tensorflow."""
+"""The GAN step on TensorFlow: GradientTape. Only this file imports tensorflow.
+
+It imports nothing of CIG (see `cig_k3.training.backend`): `train_step` gets the batch as a
+(condition, target) pair, and validation is `backend.eager_test_step`.
+"""
 
 import keras
 import tensorflow as tf
 
-from cig_k3.training.gan import eager_test_step, split_batch
 
-
-def train_step(model, data):
-    batch = split_batch(data)
+def train_step(model, batch):
+    """One GAN step: each of `model.phases()` in order, `phase.repeat` updates each."""
     carry, logs = None, {}
     for phase in model.phases():
         optimizer, variables = model.optimizer[phase.optimizer], phase.variables
@@ -21,8 +23,6 @@ def train_step(model, data):
         logs.update(losses)
     return model.update_trackers(logs)
 
-
-test_step = eager_test_step
 
 
 class FusedAdam(keras.optimizers.Adam):

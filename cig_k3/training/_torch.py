@@ -1,10 +1,12 @@
 """The GAN step on PyTorch: backward, then `optimizer.apply` under no_grad. Only this file
-imports torch."""
+imports torch.
+
+It imports nothing of CIG (see `cig_k3.training.backend`): `train_step` gets the batch as a
+(condition, target) pair, and validation is `backend.eager_test_step`.
+"""
 
 import keras
 import torch
-
-from cig_k3.training.gan import eager_test_step, split_batch
 
 if torch.cuda.is_available():
     # Crops have one size per run, so cuDNN's autotuner picks each convolution's fastest
@@ -24,8 +26,8 @@ def _detach(structure):
     return keras.tree.map_structure(lambda tensor: None if tensor is None else tensor.detach(), structure)
 
 
-def train_step(model, data):
-    batch = split_batch(data)
+def train_step(model, batch):
+    """One GAN step: each of `model.phases()` in order, `phase.repeat` updates each."""
     carry, logs = None, {}
     for phase in model.phases():
         for _ in range(phase.repeat):
@@ -35,8 +37,6 @@ def train_step(model, data):
         logs.update(_detach(losses))
     return model.update_trackers(logs)
 
-
-test_step = eager_test_step
 
 
 def input_gradient(function, inputs):

@@ -18,7 +18,6 @@ methods and `loss_names`; losses are returned as named dicts and logged by name.
 """
 
 import dataclasses
-import importlib
 from typing import Callable
 
 import keras
@@ -26,15 +25,8 @@ from keras import ops
 
 from cig_k3.evaluation import metrics as image_metrics
 from cig_k3.losses import adversarial
+from cig_k3.training import backend
 from cig_k3.training.optimizer import GANOptimizer
-
-
-def backend_step_module():
-    """The step file of the current Keras backend."""
-    name = {"tensorflow": "_tensorflow", "jax": "_jax", "torch": "_torch"}.get(keras.backend.backend())
-    if name is None:
-        raise ValueError(f"KERAS_BACKEND={keras.backend.backend()!r} is not supported; use tensorflow, jax or torch")
-    return importlib.import_module(f"cig_k3.training.{name}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +72,7 @@ class PhasedGAN(keras.Model):
         super().__init__(**kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
-        self._step = backend_step_module()
+        self._step = backend.step_module()
 
     def owners(self, optimizer):
         return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])
@@ -107,10 +99,10 @@ class PhasedGAN(keras.Model):
         return [*self.trackers.values(), *self.validation_trackers.values()]
 
     def train_step(self, *args):
-        return self._step.train_step(self, *args)
+        return backend.train_step(self._step, self, *args)
 
     def test_step(self, *args):
-        return self._step.test_step(self, *args)
+        return backend.test_step(self._step, self, *args)
 
     def phases(self):
         raise NotImplementedError
@@ -225,17 +217,3 @@ class ConditionalGAN(PhasedGAN):
 def adversarial_losses():
     return adversarial.ADVERSARIAL_LOSSES
 
-
-def eager_test_step(model, data):
-    """Validation step for the backends with stateful variables (TensorFlow, torch); the
-    JAX step file has its own, stateless one."""
-    condition, target = split_batch(data)
-    values = model.validation_metrics(condition, target)
-    return model.update_trackers(values, model.validation_trackers)
-
-
-def split_batch(data):
-    """(condition, target[, extra...]) from a batch as the data stream yields it."""
-    if isinstance(data, (tuple, list)) and len(data) >= 2:
-        return data[0], data[1]
-    raise ValueError("a GAN batch must be a (condition, target) pair")

@@ -71,11 +71,3 @@ class GANOptimizer(keras.optimizers.Optimizer):
     def get_config(self):
         return {"name": self.name}
 
-
-def adam(learning_rate, **kwargs):
-    """keras.optimizers.Adam, or where the backend has one, its fused equivalent with the same
-    arithmetic and state (TensorFlow: `FusedAdam`). torch's Keras Adam is already a foreach
-    (multi-tensor) update and JAX's is fused by XLA, so they keep Keras' class."""
-    from cig_k3.training.gan import backend_step_module
-
-    return getattr(backend_step_module(), "FusedAdam", keras.optimizers.Adam)(learning_rate, **kwargs)

@@ -22,7 +22,7 @@ from cig_k3.training import callbacks as cb
 from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
 from cig_k3.training.families import FAMILIES
 from cig_k3.training.gan import ConditionalGAN
-from cig_k3.training.optimizer import adam as adam_optimizer
+from cig_k3.training.backend import adam as adam_optimizer
 from cig_k3.training.schedules import LinearDecay
 from cig_k3.training.systems import AttentionGAN, FeatureMatchingGAN, MixLCGAN
 

@@ -16,7 +16,7 @@ from cig_k3.training import train
 from cig_k3.training.families import BiGAN, ClassConditionalGAN, CycleGAN, DCGAN, WGANGP
 from cig_k3.training.families.base import adversarial_term
 from cig_k3.training.families.cgan import density_class, thresholds_from_stream
-from cig_k3.training.gan import backend_step_module
+from cig_k3.training.backend import step_module
 
 LATENT = 4
 
@@ -84,7 +84,7 @@ def test_gradient_penalty_of_a_linear_critic():
     real, fake = (rng.uniform(-1, 1, (3, 32, 32, 1)).astype("float32") for _ in range(2))
     alpha = keras.ops.convert_to_tensor(rng.uniform(size=(3, 1, 1, 1)).astype("float32"))
     points = wasserstein.interpolate(keras.ops.convert_to_tensor(real), keras.ops.convert_to_tensor(fake), alpha)
-    penalty = wasserstein.gradient_penalty(critic, points, backend_step_module().input_gradient, weight=10.0)
+    penalty = wasserstein.gradient_penalty(critic, points, step_module().input_gradient, weight=10.0)
     expected = 10.0 * (np.linalg.norm(weights) - 1.0) ** 2
     assert float(keras.ops.convert_to_numpy(penalty)) == pytest.approx(expected, rel=1e-5)
 

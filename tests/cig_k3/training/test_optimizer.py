@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.training.optimizer import adam
+from cig_k3.training.backend import adam
 from cig_k3.training.schedules import LinearDecay
 
 

@@ -61,7 +61,7 @@ def main(argv=None):
 
     import keras
 
-    from cig_k3.export import predict_tiled
+    from cig_k3.inference import predict_tiled
     from cig_k3.models import UNetGenerator
 
     generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=32, depth=5, max_filters=256)

@@ -34,7 +34,7 @@ def add_parser(subparsers):
 
 def run(args):
     from cig_k3.export import load_generator, load_run_manifest, run_id_of
-    from cig_k3.export.generate import GenerateOptions, Provenance, generate_folder, list_masks
+    from cig_k3.inference.generate import GenerateOptions, Provenance, generate_folder, list_masks
     from cig_k3.export.loading import resolve_model_path
 
     if args.samples < 1:
@@ -51,7 +51,7 @@ def run(args):
     results = generate_folder(model, manifest, masks, args.out, options, provenance)
     logger.info("generated images for %d masks into %s", len(results), args.out)
     if args.as_shards:
-        from cig_k3.export.shards import write_generated_shards
+        from cig_k3.inference.shards import write_generated_shards
 
         written = write_generated_shards(results, manifest, args.as_shards, provenance, shard_size=args.shard_size)
         logger.info("wrote %d synthetic pairs as shards into %s", written["splits"]["train"]["count"], args.as_shards)

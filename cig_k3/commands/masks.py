@@ -27,7 +27,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from cig_k3.export.masks import measure_shards, write_masks
+    from cig_k3.inference.masks import measure_shards, write_masks
 
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}")

@@ -67,7 +67,7 @@ def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, sa
     """
     import keras
 
-    from cig_k3.export.tiling import predict_tiled
+    from cig_k3.inference.tiling import predict_tiled
     from cig_k3.layers import sampling
 
     multiple = int(getattr(generator, "size_multiple", 1) or 1)

@@ -87,7 +87,7 @@ def test_checkpoint_write_cut_short_keeps_the_previous_one(run_copy, small_shard
 
 
 def test_generate_failing_mid_write_leaves_no_file(run_copy, tmp_path, monkeypatch, capsys):
-    import cig_k3.export.generate as generate_module
+    import cig_k3.inference.generate as generate_module
 
     masks = tmp_path / "masks"
     masks.mkdir()

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.export.generate import reseed_dropout
+from cig_k3.inference.generate import reseed_dropout
 from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, sampling, stochastic_layers
 
 
@@ -94,7 +94,7 @@ def test_sampling_and_reseeding_reach_every_noise_layer():
 
 LOAD_AND_DRAW = """
 import sys, numpy as np, keras
-from cig_k3.export.generate import reseed_dropout
+from cig_k3.inference.generate import reseed_dropout
 from cig_k3.layers import sampling
 from cig_k3.models import CUSTOM_OBJECTS
 model = keras.saving.load_model(sys.argv[1], custom_objects=CUSTOM_OBJECTS, safe_mode=True)

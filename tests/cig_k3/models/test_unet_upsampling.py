@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.export.generate import reseed_dropout
+from cig_k3.inference.generate import reseed_dropout
 from cig_k3.export.loading import load_generator
 from cig_k3.layers import sampling
 from cig_k3.models import UNetGenerator

@@ -6,9 +6,9 @@ import pytest
 import tifffile
 
 from cig_k3.cli import main
-from cig_k3.export.generate import read_provenance
+from cig_k3.inference.generate import read_provenance
 
-from .conftest import disc_instances
+from tests.cig_k3.export.conftest import disc_instances
 
 
 def write_masks(folder):
@@ -85,7 +85,7 @@ def test_masks_then_generate_as_shards(tmp_path, run_dir):
 
 @pytest.mark.backend_independent
 def test_sampled_masks_follow_measured_statistics():
-    from cig_k3.export.masks import measure_instances, sample_mask
+    from cig_k3.inference.masks import measure_instances, sample_mask
 
     from skimage.draw import ellipse
 

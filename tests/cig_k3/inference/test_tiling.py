@@ -2,9 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.export import predict_tiled
+from cig_k3.inference import predict_tiled
 
-from .conftest import tiny_generator
+from tests.cig_k3.export.conftest import tiny_generator
 
 
 def pointwise(batch):

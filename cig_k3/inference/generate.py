@@ -19,7 +19,7 @@ import tifffile
 
 from cig_k3.data.normalize import encode_label, from_model_range
 from cig_k3.export.loading import atomic_target, cig_version
-from cig_k3.export.tiling import predict_tiled
+from cig_k3.inference.tiling import predict_tiled
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 MASK_TYPES = ("instance", "semantic")

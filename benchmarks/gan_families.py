@@ -70,10 +70,9 @@ def run(name, args, reals):
     seconds = time.perf_counter() - start
     gan_path = Path(config.out) / "gan.keras"
     from cig_k3.models import CUSTOM_OBJECTS
-    from cig_k3.training.families import FAMILIES as CLASSES
+    from cig_k3.training.gans import GAN_CUSTOM_OBJECTS
 
-    gan = keras.saving.load_model(gan_path, custom_objects={**CUSTOM_OBJECTS, **{c.__name__: c for c in CLASSES.values()}},
-                                  compile=False)
+    gan = keras.saving.load_model(gan_path, custom_objects={**CUSTOM_OBJECTS, **GAN_CUSTOM_OBJECTS}, compile=False)
     labels, images = reals
     report = {"seconds": round(seconds, 1), "steps": result.steps_done,
               "history": [{k: round(v, 4) for k, v in h.items()} for h in json.loads((Path(config.out) / "history.json").read_text())]}
@@ -97,7 +96,7 @@ def run(name, args, reals):
 
 def cgan_check(gan, labels, images):
     """Foreground fraction per class: of real crops (from labels and by intensity) and of samples."""
-    from cig_k3.training.families.cgan import density_class
+    from cig_k3.training.gans.cgan import density_class
 
     foreground = labels[..., 0] < 0.5
     threshold = 0.5 * (images[..., 0][foreground].mean() + images[..., 0][~foreground].mean())

@@ -1,7 +1,11 @@
 """Run configuration: dataclasses for data, model, loss, optimiser and training, and presets.
 
 Dataclasses configure runs; constructor arguments configure architectures. A preset is a
-plain dict of overrides applied on top of the defaults (`config_from_preset`).
+plain dict of overrides applied on top of the defaults (`config_from_preset`); the presets
+live beside their GAN class (`cig_k3/training/gans/*_presets.py`) and `PRESETS` is their
+merged registry. The adversarial losses are those of `cig_k3.losses.adversarial`, and each
+GAN class says which of them it trains with (`adversarial_losses`): `validate()` checks both
+before anything is built or written.
 
 Overrides merge deeply, at every level: `{"model": {"generator_args": {"depth": 4}}}`
 changes the depth and keeps the preset's other generator arguments. To replace a dict
@@ -15,20 +19,12 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from cig_k3.losses.adversarial import ADVERSARIAL_LOSSES, ALIASES
+from cig_k3.training.gans import GANS, PRESETS
+
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 JIT_MODES = ("auto", "on", "off")
 DISTRIBUTE_MODES = ("auto", "none", "data_parallel")
-ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan-gp")  # wgan-gp: the wgan-gp preset only
-# The adversarial losses each `model.gan` trains with: the conditional systems take those of
-# cig_k3.losses.adversarial, the families of issue 9 those of families/base.py, and WGAN-GP
-# only its own critic loss. Checked in validate(), before anything is built or written.
-_SYSTEM_LOSSES = ("lsgan", "bce", "hinge")
-_FAMILY_LOSSES = ("bce", "lsgan")
-GAN_LOSSES = {
-    "conditional": _SYSTEM_LOSSES, "attention": _SYSTEM_LOSSES, "mixlc": _SYSTEM_LOSSES,
-    "feature_matching": _SYSTEM_LOSSES, "dcgan": _FAMILY_LOSSES, "cgan": _FAMILY_LOSSES, "bigan": _FAMILY_LOSSES,
-    "cyclegan": _FAMILY_LOSSES, "wgan-gp": ("wgan-gp",),
-}
 REPLACE_SUFFIX = "!"  # {"generator_args!": {...}} replaces the dict instead of merging into it
 NAN_POLICIES = ("stop", "rollback")
 ON_ERROR = ("fail", "skip")
@@ -102,12 +98,12 @@ class TrainConfig:
             (self.jit in JIT_MODES, f"--jit {self.jit!r}: choose one of {JIT_MODES}"),
             (self.distribute in DISTRIBUTE_MODES,
              f"--distribute {self.distribute!r}: choose one of {DISTRIBUTE_MODES}"),
-            (self.loss.adversarial in ADVERSARIAL_LOSSES,
+            (self.loss.adversarial in ADVERSARIAL_LOSSES or self.loss.adversarial in ALIASES,
              f"adversarial loss {self.loss.adversarial!r}: choose one of {ADVERSARIAL_LOSSES}"),
-            (self.model.gan in GAN_LOSSES, f"model.gan {self.model.gan!r}: choose one of {sorted(GAN_LOSSES)}"),
-            (self.loss.adversarial in GAN_LOSSES.get(self.model.gan, ADVERSARIAL_LOSSES),
+            (self.model.gan in GANS, f"model.gan {self.model.gan!r}: choose one of {sorted(GANS)}"),
+            (ALIASES.get(self.loss.adversarial, self.loss.adversarial) in self._gan_losses(),
              f"--adversarial {self.loss.adversarial!r} (loss.adversarial): the {self.model.gan!r} gan of preset "
-             f"{self.preset!r} trains with one of {GAN_LOSSES.get(self.model.gan)}"),
+             f"{self.preset!r} trains with one of {self._gan_losses()}"),
             (self.nan_policy in NAN_POLICIES, f"nan_policy {self.nan_policy!r}: choose one of {NAN_POLICIES}"),
             (self.data.batch_size >= 1, f"--batch-size must be at least 1, got {self.data.batch_size}"),
             (self.data.crop >= 8, f"--crop must be at least 8 pixels, got {self.data.crop}"),
@@ -127,6 +123,11 @@ class TrainConfig:
             if not ok:
                 raise ValueError(message)
         return self
+
+    def _gan_losses(self):
+        """The adversarial losses the GAN class of `model.gan` trains with."""
+        gan = GANS.get(self.model.gan)
+        return gan.adversarial_losses if gan is not None else ADVERSARIAL_LOSSES
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -162,158 +163,6 @@ def flatten(values, prefix=""):
         else:
             flat[name] = value
     return flat
-
-
-# Presets are plain dicts of overrides. Architectures are named in cig_k3.models.
-PRESETS = {
-    # The CIG cGAN of the original notes (seed 000): U-Net generator, PatchGAN with an 8x8
-    # patch map at its 128x128 crop, discriminator compiled with loss="mse" (LSGAN),
-    # generator loss = adversarial + 100 * MAE.
-    "cig": {
-        "data": {"crop": 128, "batch_size": 4},
-        "model": {
-            "generator": "unet",
-            "generator_args": {"base_filters": 32, "depth": 5, "max_filters": 256, "dropout_layers": 2},
-            "discriminator": "patchgan",
-            "discriminator_args": {"base_filters": 32, "num_downsamples": 4, "padding": "same"},
-        },
-        "loss": {"adversarial": "lsgan", "l1_weight": 100.0},
-    },
-    # pix2pix (Isola et al. 2017) reference: unet_256, 70x70 PatchGAN, BCE, L1 weight 100,
-    # Adam 2e-4 with beta_1 0.5, batch 1.
-    "pix2pix": {
-        "data": {"crop": 256, "batch_size": 1},
-        "model": {
-            "generator": "unet",
-            "generator_args": {"base_filters": 64, "depth": 8, "max_filters": 512, "dropout_layers": 3},
-            "discriminator": "patchgan",
-            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "padding": "pix2pix"},
-        },
-        "loss": {"adversarial": "bce", "l1_weight": 100.0},
-        "optimizer": {"generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4, "beta_1": 0.5},
-    },
-    # Seed 002 (French notes): attention-guided generator (one encoder, image and attention
-    # decoders, dilated bottleneck), U-Net discriminator with one logit per pixel, identity loss.
-    "attention": {
-        "data": {"crop": 128, "batch_size": 4},
-        "model": {
-            "generator": "attention",
-            "generator_args": {"base_filters": 32, "depth": 3, "max_filters": 256, "dropout_layers": 1},
-            "discriminator": "unet",
-            "discriminator_args": {"base_filters": 16, "depth": 3},
-            "gan": "attention",
-        },
-        "loss": {"adversarial": "lsgan", "l1_weight": 100.0, "extra": {"identity_weight": 5.0}},
-    },
-    # Seed 001: MixLC ACGAN on mixing batches (a's raw + mixed label -> mixed raw); two-branch
-    # generator, 8x8 patch + per-pixel auxiliary classifier; STYLE 0.45, ADV 0.05, PIXEL 0.5.
-    # Set loss.extra.vgg_weights to a VGG16 weights file for the relu3_3 style loss.
-    "mixlc": {
-        "data": {"crop": 64, "batch_size": 4, "mixing": "random"},
-        "model": {
-            "generator": "mixlc",
-            "generator_args": {"base_filters": 32, "depth": 4, "max_filters": 256, "dropout_layers": 1},
-            "discriminator": "mixlc",
-            "discriminator_args": {"base_filters": 32, "num_downsamples": 3},
-            "gan": "mixlc",
-        },
-        "loss": {"adversarial": "lsgan", "l1_weight": 0.5,
-                 "extra": {"style_weight": 0.45, "adv_weight": 0.05, "auxiliary_weight": 1.0, "identity_weight": 1.0}},
-    },
-    # Seed 003: pix2pixHD for virtual staining: coarse-to-fine generator (G1 at half resolution
-    # + local enhancer), three PatchGANs at 1, 1/2, 1/4 scale, LSGAN + 10 x feature matching,
-    # instance norm. generator_args.global_only=True trains G1 alone first.
-    "pix2pixhd": {
-        "data": {"crop": 256, "batch_size": 1},
-        "model": {
-            "generator": "pix2pixhd",
-            "generator_args": {"base_filters": 32, "global_downsamples": 4, "global_blocks": 9, "local_blocks": 3,
-                               "norm": "instance"},
-            "discriminator": "multiscale",
-            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "num_scales": 3, "norm": "instance"},
-            "gan": "feature_matching",
-        },
-        "loss": {"adversarial": "lsgan", "l1_weight": 0.0,
-                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
-    },
-    # SPADE / GauGAN (Park et al. 2019) for label -> image: SPADE residual blocks, multi-scale
-    # discriminator, hinge loss + 10 x feature matching, TTUR (G 1e-4, D 4e-4, betas 0, 0.9).
-    "spade": {
-        "data": {"crop": 128, "batch_size": 4},
-        "model": {
-            "generator": "spade",
-            "generator_args": {"base_filters": 32, "num_upsamples": 4, "hidden_filters": 64, "norm": "batch"},
-            "discriminator": "multiscale",
-            "discriminator_args": {"base_filters": 32, "num_downsamples": 3, "num_scales": 2, "norm": "instance"},
-            "gan": "feature_matching",
-        },
-        "loss": {"adversarial": "hinge", "l1_weight": 0.0,
-                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
-        "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
-                      "beta_1": 0.0, "beta_2": 0.9},
-    },
-    # Issue 9: the GAN families of seed 004 on the same trainer. dcgan, wgan-gp and bigan
-    # learn unconditional field crops (the stream's label is ignored); cgan conditions on the
-    # crop's density class (sparse / medium / dense foreground, tertiles of the training
-    # crops); cyclegan translates raw images of data.shards (A) <-> data.shards_b (B), unpaired.
-    # DCGAN (Radford et al. 2016): transposed convolutions, batch norm, no dense layers, BCE
-    # from logits, Adam 2e-4 with beta_1 0.5, batch 128 in the paper (16 here).
-    "dcgan": {
-        "data": {"crop": 64, "batch_size": 16},
-        "model": {
-            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
-            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
-            "gan": "dcgan",
-        },
-        "loss": {"adversarial": "bce", "l1_weight": 0.0},
-    },
-    "cgan": {
-        "data": {"crop": 64, "batch_size": 16},
-        "model": {
-            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
-            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
-            "gan": "cgan",
-        },
-        "loss": {"adversarial": "bce", "l1_weight": 0.0},
-    },
-    # WGAN-GP (Gulrajani et al. 2017): layer-norm critic, lambda 10, n_critic 5, Adam 1e-4, betas (0, 0.9).
-    "wgan-gp": {
-        "data": {"crop": 64, "batch_size": 16},
-        "model": {
-            "generator": "dcgan", "generator_args": {"latent_dim": 100, "base_filters": 64},
-            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64, "norm": "layer"},
-            "gan": "wgan-gp",
-        },
-        "loss": {"adversarial": "wgan-gp", "l1_weight": 0.0, "extra": {"n_critic": 5, "penalty_weight": 10.0}},
-        "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 1e-4,
-                      "beta_1": 0.0, "beta_2": 0.9},
-    },
-    # BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): encoder + joint (x, z) discriminator.
-    "bigan": {
-        "data": {"crop": 64, "batch_size": 16},
-        "model": {
-            "generator": "dcgan", "generator_args": {"latent_dim": 64, "base_filters": 64},
-            "discriminator": "dcgan", "discriminator_args": {"base_filters": 64},
-            "gan": "bigan",
-        },
-        "loss": {"adversarial": "bce", "l1_weight": 0.0},
-    },
-    # CycleGAN (Zhu et al. 2017): U-Net generators with instance norm and no dropout, 70x70
-    # PatchGANs on single images, LSGAN, cycle 10, identity 5 (0.5 x 10), pools of 50, batch 1.
-    "cyclegan": {
-        "data": {"crop": 128, "batch_size": 1},
-        "model": {
-            "generator": "unet",
-            "generator_args": {"base_filters": 32, "depth": 7, "max_filters": 256, "dropout_layers": 0,
-                               "norm": "instance"},
-            "discriminator": "image_patchgan",
-            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "norm": "instance"},
-            "gan": "cyclegan",
-        },
-        "loss": {"adversarial": "lsgan", "l1_weight": 0.0,
-                 "extra": {"cycle_weight": 10.0, "identity_weight": 5.0, "pool_size": 50}},
-    },
-}
 
 
 def _merge(base, overrides):

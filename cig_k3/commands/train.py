@@ -31,7 +31,8 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=integer, default=None, help="data loader worker processes")
     parser.add_argument("--on-error", choices=("fail", "skip"), default=None,
                         help="a corrupt shard: fail with one line naming it (default), or skip it with a warning")
-    parser.add_argument("--adversarial", default=None, help="lsgan | bce | hinge")
+    parser.add_argument("--adversarial", default=None,
+                        help="lsgan | bce | hinge | wasserstein (each preset's gan takes some of them)")
     parser.add_argument("--l1-weight", type=float, default=None, help="gamma in g_adv + gamma * MAE")
     parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
     parser.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (TTUR)")

@@ -1,9 +1,8 @@
+"""Losses: adversarial (every mode, for D and G), the WGAN-GP gradient penalty, and
+feature-space losses (style, feature matching, VGG16 features)."""
+
 from cig_k3.losses.adversarial import (
-    ADVERSARIAL_LOSSES,
-    discriminator_loss,
-    fake_targets,
-    generator_adversarial,
-    real_targets,
+    ADVERSARIAL_LOSSES, AdversarialLoss, WassersteinLoss, canonical, discriminator_loss,
 )
 
-__all__ = ["ADVERSARIAL_LOSSES", "discriminator_loss", "fake_targets", "generator_adversarial", "real_targets"]
+__all__ = ["ADVERSARIAL_LOSSES", "AdversarialLoss", "WassersteinLoss", "canonical", "discriminator_loss"]

@@ -1,4 +1,5 @@
-"""WGAN-GP: the critic's Wasserstein estimate and the gradient penalty, in keras.ops.
+"""WGAN-GP's gradient penalty, in keras.ops (the Wasserstein loss itself is a mode of
+`cig_k3.losses.adversarial`).
 
 The penalty needs the gradient of the critic with respect to its input inside the loss.
 That primitive differs per backend, so it is passed in: the GAN hands over
@@ -31,11 +32,3 @@ def gradient_penalty(critic, interpolates, input_gradient, weight=10.0):
     norms = ops.sqrt(ops.sum(ops.square(gradients), axis=axes) + 1e-12)
     return weight * ops.mean(ops.square(norms - 1.0))
 
-
-def critic_loss(real_scores, fake_scores):
-    """What the critic minimises, before the penalty: E[f(fake)] - E[f(real)]."""
-    return ops.mean(fake_scores) - ops.mean(real_scores)
-
-
-def generator_loss(fake_scores):
-    return -ops.mean(fake_scores)

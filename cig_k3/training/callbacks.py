@@ -11,7 +11,6 @@ import cv2
 import keras
 import numpy as np
 
-from cig_k3.layers import sampling
 from cig_k3.training.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -150,8 +149,9 @@ def sample_grid(columns, condition_is_label=True):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Saves condition | target | several dropout samples as a PNG every `every` steps
-    (0: at each epoch end) into RUN_DIR/samples/. `paths` lists what was written."""
+    """Saves condition | target | the GAN's `grid_columns` (for a conditional GAN,
+    `num_samples` dropout samples) as a PNG every `every` steps (0: at each epoch end) into
+    RUN_DIR/samples/. `paths` lists what was written."""
 
     def __init__(self, run_dir, condition, target, counter, every=0, num_samples=3, condition_is_label=True):
         super().__init__()
@@ -166,26 +166,11 @@ class SampleGrid(keras.callbacks.Callback):
 
     def write(self, epoch):
         _sync(self.model)
-        generator = self.model.generator
         # A mixing-mode condition is a dict ({"label": ..., "raw": ...}): one column per entry.
         condition = self.condition if isinstance(self.condition, dict) else {"condition": self.condition}
         columns = [*condition.items(), ("target", self.target)]
-        columns += [(name, keras.ops.convert_to_numpy(images)) for name, images in self.model.display_outputs(self.condition)]
-        # The GAN families (issue 9) draw their own columns (noise samples with fixed seeds,
-        # translations) instead of dropout samples of generator(condition).
-        family_columns = getattr(self.model, "grid_columns", None)
-        if family_columns is not None:
-            columns += family_columns(self.condition, self.target)
-        num_samples = 0 if family_columns is not None else self.num_samples
-        # Sampling draws from the dropout seed generators; put their states back afterwards
-        # so that a grid never changes the training that follows (resume equivalence).
-        seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
-        saved = [keras.ops.convert_to_numpy(v.value) for v in seeds]
-        with sampling(generator):
-            for k in range(num_samples):
-                columns.append((f"sample {k + 1}", keras.ops.convert_to_numpy(generator(self.condition, training=False))))
-        for variable, value in zip(seeds, saved):
-            variable.assign(value)
+        # The GAN's own columns: dropout samples, attention masks, noise samples, translations.
+        columns += self.model.grid_columns(self.condition, self.target, self.num_samples)
         grid = sample_grid(columns, self.condition_is_label)
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"epoch_{epoch + 1:03d}_step_{self.counter.step:07d}.png"

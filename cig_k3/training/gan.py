@@ -1,30 +1,36 @@
-"""The conditional GAN trainer: one `keras.Model` whose losses are written once in keras.ops.
+"""The one contract of every CIG GAN: a `keras.Model` whose losses are written once, in keras.ops.
 
-The gradient mechanics live in three small files, `_tensorflow.py`, `_jax.py` and
-`_torch.py`, the way Keras keeps its own trainers apart. Each runs the model's `phases()`
-in order: a `Phase` names the sub-models it updates, the optimiser that updates them, the
-loss to minimise and a function `loss(batch, carry) -> (losses, carry)`; the carry (e.g. the
-fake images) is passed on, detached, to the next phase. ConditionalGAN has two phases:
+A GAN class (`cig_k3.training.gans`) is built from plain keyword arguments, its networks and
+its loss settings (never a run config), and declares:
 
-1. generator step: fake = G(condition); losses from `generator_losses`; update G;
-2. discriminator step on the same (detached) fake and the discriminator of step 1;
-   losses from `discriminator_losses`, which go through the discriminator's compiled loss
-   (`discriminator.compile(loss="mse")` for LSGAN) via `discriminator.compute_loss`; update D.
+- `phases()`: the gradient updates of one step, in order. A `Phase` names the sub-models it
+  updates, the optimiser that updates them, the loss to minimise and the function
+  `loss(batch, carry) -> (losses, carry)`; the carry (e.g. the fake images) is passed on,
+  detached, to the next phase. Most GANs have two: `generator_losses` then
+  `discriminator_losses`, both with the signature `(batch, carry=None, training=True)`,
+  batch being the (condition, target) pair.
+- `loss_names` / `validation_names`: the named dicts the losses and `validation_metrics`
+  return; the trainer logs them by name, so a new loss term is one entry in a GAN's dict and
+  its `loss_names`.
+- `grid_columns(condition, target, num_samples)`: the sample grid's columns after the
+  condition and the target.
+- `build(networks, **loss settings)`: the networks a preset names, built for the data's
+  channels and crop (`Networks`), then the GAN.
 
-Both updates use the networks as they were at the start of the step, i.e. simultaneous
-gradient descent as in the TensorFlow pix2pix tutorial, and G runs forward once per step.
-Subclasses for other systems (attention, MixLC, Pix2PixHD, ...) override the two loss
-methods and `loss_names`; losses are returned as named dicts and logged by name.
+The discriminators (`discriminator_names`) are compiled with the adversarial loss
+(`cig_k3.losses.adversarial`); every discriminator loss goes through their `compute_loss`,
+on every backend. No step ever toggles `trainable`: a phase updates the variables of its own
+sub-models only. The gradient mechanics live in `_tensorflow.py`, `_jax.py` and `_torch.py`,
+reached through `cig_k3.training.backend`, the way Keras keeps its own trainers apart.
 """
 
 import dataclasses
 from typing import Callable
 
 import keras
-from keras import ops
 
-from cig_k3.evaluation import metrics as image_metrics
-from cig_k3.losses import adversarial
+from cig_k3.losses import adversarial as adversarial_module
+from cig_k3.models import build_discriminator, build_generator
 from cig_k3.training import backend
 from cig_k3.training.optimizer import GANOptimizer
 
@@ -55,30 +61,92 @@ class Phase:
         return [v for owner in self.owners for v in owner.trainable_variables]
 
 
-class PhasedGAN(keras.Model):
-    """What every CIG GAN shares: loss and validation trackers, named optimisers in one
-    GANOptimizer, and the per-backend step that runs `phases()`.
+@dataclasses.dataclass(frozen=True)
+class Networks:
+    """What a preset says about the networks, with what the data says: plain values that a
+    GAN class's `build` turns into its networks.
 
-    Subclasses define `phases()`, `loss_names`, `validation_names`, `validation_metrics` and,
-    when they are not "generator" and "discriminator", which sub-models each optimiser
-    updates (`optimizer_owners`: optimiser name -> attribute names).
+    Args:
+        generator, discriminator: names in `cig_k3.models`' registries.
+        generator_args, discriminator_args: their constructor arguments from the preset;
+            they win over what `build` derives (channels, sizes) when both give one.
+        condition_channels, target_channels: channel counts of the data's condition and target.
+        image_size: the training crop's side.
+        seed: the run's seed (weights of seeded networks, the GAN's noise).
+        training_crops: `() -> BatchStream` of training crops, for settings a GAN learns
+            from the data when the preset leaves them out (cgan's class thresholds).
+
+    Example:
+        >>> networks = Networks("unet", {"depth": 5}, "patchgan", {}, condition_channels=3, target_channels=1)
+        >>> gan = Pix2PixGAN.build(networks, adversarial="lsgan", l1_weight=100.0)
+    """
+
+    generator: str = "unet"
+    generator_args: dict = dataclasses.field(default_factory=dict)
+    discriminator: str = "patchgan"
+    discriminator_args: dict = dataclasses.field(default_factory=dict)
+    condition_channels: int = 3
+    target_channels: int = 1
+    image_size: int = 128
+    seed: int = 0
+    training_crops: Callable = None
+
+    def make_generator(self, **arguments):
+        return build_generator(self.generator, **{**arguments, **self.generator_args})
+
+    def make_discriminator(self, **arguments):
+        return build_discriminator(self.discriminator, **{**arguments, **self.discriminator_args})
+
+
+class GAN(keras.Model):
+    """What every CIG GAN shares: the adversarial loss, loss and validation trackers, named
+    optimisers in one GANOptimizer, the per-backend step that runs `phases()`, and saving.
+
+    Subclasses set `loss_names`, `validation_names`, `adversarial_losses` (the modes they
+    train with), `network_names` (the sub-models saved by `get_config`),
+    `discriminator_names` (those compiled with the adversarial loss) and, when the optimisers
+    are not "generator" and "discriminator" updating those two, `optimizer_owners`
+    (optimiser name -> attribute names). They define `phases()`, the loss methods,
+    `validation_metrics`, `grid_columns`, `build` and `get_config` (chaining to this one).
+
+    Args:
+        adversarial: the adversarial mode, one of the class's `adversarial_losses`.
     """
 
     loss_names = ()
     validation_names = ()
+    adversarial_losses = ("lsgan", "bce", "hinge")
+    network_names = ("generator", "discriminator")
+    discriminator_names = ("discriminator",)
     optimizer_owners = {"generator": ("generator",), "discriminator": ("discriminator",)}
 
-    def __init__(self, **kwargs):
+    def __init__(self, adversarial="lsgan", **kwargs):
         super().__init__(**kwargs)
+        mode = adversarial_module.canonical(adversarial)
+        if mode not in self.adversarial_losses:
+            raise ValueError(f"{type(self).__name__} trains with an adversarial loss in {self.adversarial_losses}; "
+                             f"got adversarial={adversarial!r}")
+        self.adversarial = mode
+        self.adversarial_loss = adversarial_module.AdversarialLoss(mode)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.validation_trackers = {name: keras.metrics.Mean(name=name) for name in self.validation_names}
         self._step = backend.step_module()
 
+    @classmethod
+    def build(cls, networks, **settings):
+        """The GAN for a preset: `networks` (a `Networks`) built as this GAN needs them, and
+        `settings` (adversarial, l1_weight, the preset's loss.extra) for its constructor."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to build its networks (GAN.build)")
+
+    # -- Keras plumbing -------------------------------------------------------------------
     def owners(self, optimizer):
         return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        """Both optimisers in one container, each built on the variables it updates."""
+        """Compile each discriminator with the adversarial loss, and the GAN with both
+        optimisers in one container, each built on the variables it updates."""
+        for name in self.discriminator_names:
+            self.adversarial_loss.compile(getattr(self, name))
         optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
         optimizer.build_for({
             name: [v for owner in self.owners(name) for v in owner.trainable_variables]
@@ -104,116 +172,42 @@ class PhasedGAN(keras.Model):
     def test_step(self, *args):
         return backend.test_step(self._step, self, *args)
 
-    def phases(self):
-        raise NotImplementedError
-
-    def display_outputs(self, condition):
-        """Extra named (N, H, W, C) outputs for sample grids (e.g. attention masks)."""
-        return []
-
     def update_trackers(self, values, trackers=None):
         trackers = self.trackers if trackers is None else trackers
         for name, tracker in trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in trackers.items()}
 
-
-class ConditionalGAN(PhasedGAN):
-    """Generator + discriminator trained together with `fit` on any Keras backend.
-
-    Args:
-        generator: maps a condition batch to an image batch in [-1, 1].
-        discriminator: maps [condition, image] to real/fake logits.
-        adversarial: "lsgan" (default, discriminator compiled with "mse"), "bce" or "hinge".
-        l1_weight: gamma in  g_total = g_adv + gamma * MAE(fake, target)  (seed 000: 100).
-
-    Example:
-        >>> gan = ConditionalGAN(UNetGenerator(3, 1, 8, 3), PatchGANDiscriminator(3, 1, 8, 3))
-        >>> gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
-        >>> gan.fit(batches, steps_per_epoch=10)
-
-    Reference: Isola et al., "Image-to-Image Translation with Conditional Adversarial
-    Networks", CVPR 2017.
-    """
-
-    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_total")
-    validation_names = ("l1", "psnr", "ssim")
-
-    def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, **kwargs):
-        super().__init__(**kwargs)
-        if adversarial not in adversarial_losses():
-            raise ValueError(f"unknown adversarial loss {adversarial!r}; choose one of {adversarial_losses()}")
-        self.generator = generator
-        self.discriminator = discriminator
-        self.adversarial = adversarial
-        self.l1_weight = float(l1_weight)
-        self.built = True  # both networks are functional models, built at construction
-
-    # -- Keras plumbing -------------------------------------------------------------------
-    def call(self, condition, training=False):
-        return self.generator(condition, training=training)
-
-    def compile(self, generator_optimizer, discriminator_optimizer, discriminator_loss=None, **kwargs):
-        """Compile D with its own loss, and the GAN with both optimisers in one container."""
-        self.discriminator.compile(loss=discriminator_loss or adversarial.discriminator_loss(self.adversarial))
-        # Build the compiled loss eagerly, outside any traced step.
-        self.discriminator.compute_loss(y=ops.ones((1, 2, 2, 1)), y_pred=ops.zeros((1, 2, 2, 1)))
-        super().compile(generator_optimizer, discriminator_optimizer, **kwargs)
-
+    # -- The contract -------------------------------------------------------------------------
     def phases(self):
-        """G on a fresh fake, then D on that fake (detached): see the module docstring."""
-        return [
-            Phase("generator", (self.generator,), "generator", "g_total",
-                  lambda batch, carry: self.generator_losses(*batch, training=True)),
-            Phase("discriminator", (self.discriminator,), "discriminator", "d_loss",
-                  lambda batch, fake: (self.discriminator_losses(*batch, fake, training=True), fake)),
-        ]
+        """The `Phase`s of one training step, in order."""
+        raise NotImplementedError
 
-    # -- The losses, once, in keras.ops -----------------------------------------------------
-    def generator_losses(self, condition, target, training=True):
-        """Return ({"g_adv", "g_l1", "g_total"}, fake)."""
-        fake = self.generator(condition, training=training)
-        fake_logits = self.discriminator([condition, fake], training=training)
-        g_adv = adversarial.generator_adversarial(self.adversarial, self.discriminator, fake_logits)
-        g_l1 = ops.mean(ops.abs(ops.cast(target, fake.dtype) - fake))
-        return {"g_adv": g_adv, "g_l1": g_l1, "g_total": g_adv + self.l1_weight * g_l1}, fake
+    def generator_losses(self, batch, carry=None, training=True):
+        """({name: loss}, carry) of the generator's phase for a (condition, target) batch."""
+        raise NotImplementedError
 
-    def discriminator_losses(self, condition, target, fake, training=True):
-        """Return {"d_real", "d_fake", "d_loss"} through the discriminator's compiled loss."""
-        real_logits = self.discriminator([condition, target], training=training)
-        fake_logits = self.discriminator([condition, fake], training=training)
-        d_real = self.discriminator.compute_loss(y=adversarial.real_targets(real_logits), y_pred=real_logits)
-        d_fake = self.discriminator.compute_loss(y=adversarial.fake_targets(fake_logits), y_pred=fake_logits)
-        # Halved as in pix2pix, to slow D relative to G.
-        return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}
+    def discriminator_losses(self, batch, carry, training=True):
+        """({name: loss}, carry) of the discriminator's phase, given the generator's carry."""
+        raise NotImplementedError
 
     def validation_metrics(self, condition, target):
-        fake = self.generator(condition, training=False)
-        target = ops.cast(target, fake.dtype)
-        return {
-            "l1": ops.mean(ops.abs(target - fake)),
-            "psnr": ops.mean(image_metrics.psnr(target, fake)),
-            "ssim": ops.mean(image_metrics.ssim(target, fake)),
-        }
+        """{name: value} for `validation_names`, on a validation batch."""
+        raise NotImplementedError
+
+    def grid_columns(self, condition, target, num_samples):
+        """Named (N, H, W, C) NumPy columns of the sample grid, after the condition and the
+        target; drawing them must leave the training state as it was."""
+        return []
 
     # -- Saving -----------------------------------------------------------------------------
     def get_config(self):
-        return {
-            "name": self.name,
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "adversarial": self.adversarial,
-            "l1_weight": self.l1_weight,
-        }
+        networks = {name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self.network_names}
+        return {"name": self.name, **networks, "adversarial": self.adversarial}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        generator = keras.saving.deserialize_keras_object(config.pop("generator"), custom_objects=custom_objects)
-        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"), custom_objects=custom_objects)
-        return cls(generator, discriminator, **config)
-
-
-def adversarial_losses():
-    return adversarial.ADVERSARIAL_LOSSES
-
+        for name in cls.network_names:
+            config[name] = keras.saving.deserialize_keras_object(config[name], custom_objects=custom_objects)
+        return cls(**config)

@@ -16,20 +16,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cig_k3.config import TrainConfig
-from cig_k3.models import build_discriminator, build_generator
 from cig_k3.training import callbacks as cb
-from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
-from cig_k3.training.families import FAMILIES
-from cig_k3.training.gan import ConditionalGAN
 from cig_k3.training.backend import adam as adam_optimizer
+from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
+from cig_k3.training.gan import Networks
+from cig_k3.training.gans import gan_class
 from cig_k3.training.schedules import LinearDecay
-from cig_k3.training.systems import AttentionGAN, FeatureMatchingGAN, MixLCGAN
 
 log = logging.getLogger(__name__)
-
-GANS = {"conditional": ConditionalGAN, "attention": AttentionGAN, "mixlc": MixLCGAN,
-        "feature_matching": FeatureMatchingGAN, **FAMILIES}
 
 
 class TrainingDiverged(ValueError):
@@ -46,28 +40,34 @@ class TrainResult:
 
 
 def build_gan(config, condition_channels, target_channels):
-    """Generator, discriminator and the GAN that ties them, from a TrainConfig."""
+    """The GAN a TrainConfig names (`model.gan`, looked up in `cig_k3.training.gans.GANS`),
+    built for the data's channel counts: the class builds the networks the preset names
+    (`GAN.build`) and takes the loss settings (adversarial, l1_weight, loss.extra)."""
     model = config.model
-    if model.gan not in GANS:
-        raise ValueError(f"unknown gan {model.gan!r}; choose one of {sorted(GANS)}")
-    if hasattr(GANS[model.gan], "from_train_config"):  # the families of issue 9 build their own networks
-        return GANS[model.gan].from_train_config(config, condition_channels, target_channels)
+    gan_type = gan_class(model.gan)
     _check_channel_args(config, condition_channels, target_channels)
-    generator_args = {"in_channels": condition_channels, "out_channels": target_channels, **model.generator_args}
-    generator = build_generator(model.generator, seed=config.seed, **generator_args)
-    discriminator_args = {"condition_channels": condition_channels, "image_channels": target_channels,
-                          **model.discriminator_args}
-    discriminator = build_discriminator(model.discriminator, **discriminator_args)
-    multiple = getattr(generator, "size_multiple", 1)
+
+    def training_crops():
+        from cig_k3.data import BatchStream
+
+        return BatchStream(config.data.shards, split="train", batch_size=config.data.batch_size,
+                           crop=config.data.crop, seed=config.seed, steps_per_epoch=32)
+
+    networks = Networks(
+        generator=model.generator, generator_args=dict(model.generator_args), discriminator=model.discriminator,
+        discriminator_args=dict(model.discriminator_args), condition_channels=condition_channels,
+        target_channels=target_channels, image_size=config.data.crop, seed=config.seed,
+        training_crops=training_crops,
+    )
+    gan = gan_type.build(networks, adversarial=config.loss.adversarial, l1_weight=config.loss.l1_weight,
+                         **config.loss.extra)
+    multiple = getattr(gan.generator, "size_multiple", 1)
     if config.data.crop % multiple:
         raise ValueError(
             f"--crop {config.data.crop} is not a multiple of {multiple}, which the "
             f"{model.generator} generator of preset {config.preset!r} needs"
         )
-    return GANS[model.gan](
-        generator, discriminator, adversarial=config.loss.adversarial, l1_weight=config.loss.l1_weight,
-        **config.loss.extra,
-    )
+    return gan
 
 
 def _check_channel_args(config, condition_channels, target_channels):
@@ -194,7 +194,7 @@ def _verbosity(verbose):
 class PreparedRun:
     """What `train()` reads, checks and builds before it writes anything (`prepare_run`)."""
 
-    config: TrainConfig
+    config: object  # the TrainConfig
     run_dir: Path
     resume: object
     stream: object
@@ -219,7 +219,7 @@ def _distributed(distribution):
         keras.distribution.set_distribution(previous)
 
 
-def prepare_run(config: TrainConfig, resume=None, augment=None):
+def prepare_run(config, resume=None, augment=None):
     """Every check `train()` makes, and the GAN it trains, with nothing written.
 
     Validates the config, opens the data streams, reads the validation batches (or the first
@@ -277,7 +277,7 @@ def prepare_run(config: TrainConfig, resume=None, augment=None):
     return PreparedRun(config, run_dir, resume, stream, validation, first_batch, channels, gan, distribution)
 
 
-def train(config: TrainConfig, resume=None, callbacks=(), augment=None, prepared=None):
+def train(config, resume=None, callbacks=(), augment=None, prepared=None):
     """Train a GAN as configured; with `resume=RUN_DIR`, continue from its checkpoint.
 
     Args:

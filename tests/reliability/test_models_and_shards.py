@@ -67,7 +67,7 @@ def test_gan_file_where_a_generator_is_expected(run_copy, tmp_path, capsys):
                    "--out", str(out)])
     assert status == 2
     one_error_line(capsys.readouterr().err, "cig generate: error: ", "gan.keras",
-                   "holds a ConditionalGAN (cig_k3.training.gan), not a CIG generator")
+                   "holds a Pix2PixGAN (cig_k3.training.gans.pix2pix), not a CIG generator")
     assert final_outputs(out) == []
 
 

@@ -2,12 +2,11 @@
 
 from keras import ops
 
-from cig_k3.losses import adversarial
-from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
 
-class AttentionGAN(ConditionalGAN):
-    """ConditionalGAN for `AttentionGenerator` with a per-pixel (U-Net) discriminator.
+class AttentionGAN(Pix2PixGAN):
+    """Pix2PixGAN for `AttentionGenerator` with a per-pixel (U-Net) discriminator.
 
     g_total = g_adv + l1_weight * L1(fake, target) + identity_weight * g_identity, with
     g_identity = mean |G.identity(target) - target|: the generator fed a target-domain image
@@ -17,7 +16,7 @@ class AttentionGAN(ConditionalGAN):
 
     Args:
         identity_weight: weight of the identity term (CycleGAN-style 0.5 x cycle weight = 5).
-        Others as `ConditionalGAN`.
+        Others as `Pix2PixGAN`.
 
     Reference: Mejjati et al., NeurIPS 2018; Zhu et al., CycleGAN, ICCV 2017, sec. 5.2
     (identity loss); seed 002.
@@ -29,21 +28,25 @@ class AttentionGAN(ConditionalGAN):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
         self.identity_weight = float(identity_weight)
 
-    def generator_losses(self, condition, target, training=True):
+    def generator_losses(self, batch, carry=None, training=True):
+        condition, target = batch
         fake = self.generator(condition, training=training)
         target = ops.cast(target, fake.dtype)
         fake_logits = self.discriminator([condition, fake], training=training)
-        g_adv = adversarial.generator_adversarial(self.adversarial, self.discriminator, fake_logits)
+        g_adv = self.adversarial_loss.generator_term(self.discriminator, fake_logits)
         g_l1 = ops.mean(ops.abs(target - fake))
         identity = self.generator.identity(target, training=training)["image"]
         g_identity = ops.mean(ops.abs(target - ops.cast(identity, fake.dtype)))
         total = g_adv + self.l1_weight * g_l1 + self.identity_weight * g_identity
         return {"g_adv": g_adv, "g_l1": g_l1, "g_identity": g_identity, "g_total": total}, fake
 
-    def display_outputs(self, condition):
+    def grid_columns(self, condition, target, num_samples):
+        """The attention mask and the raw prediction, then the dropout samples."""
         views = self.generator.views(condition, training=False)
         # Grids show images in [-1, 1]; the mask lives in [0, 1].
-        return [("attention", views["attention"] * 2.0 - 1.0), ("prediction", views["prediction"])]
+        return [("attention", ops.convert_to_numpy(views["attention"] * 2.0 - 1.0)),
+                ("prediction", ops.convert_to_numpy(views["prediction"])),
+                *super().grid_columns(condition, target, num_samples)]
 
     def get_config(self):
         return {**super().get_config(), "identity_weight": self.identity_weight}

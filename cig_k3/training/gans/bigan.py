@@ -1,11 +1,10 @@
 """BiGAN / ALI: an encoder E(x) -> z learnt with G, and a discriminator on (x, z) pairs."""
 
-import keras
 from keras import ops
 
-from cig_k3.training.families.base import adversarial_term
-from cig_k3.training.families.dcgan import DCGAN
+from cig_k3.models import DCGANEncoder
 from cig_k3.training.gan import Phase
+from cig_k3.training.gans.dcgan import DCGAN
 
 
 class BiGAN(DCGAN):
@@ -30,6 +29,7 @@ class BiGAN(DCGAN):
     loss_names = ("d_loss", "d_real", "d_fake", "g_loss")
     validation_names = ("recon_l1", "real_probability", "fake_probability")
     optimizer_owners = {"generator": ("generator", "encoder"), "discriminator": ("discriminator",)}
+    network_names = ("generator", "discriminator", "encoder")
 
     def __init__(self, generator, discriminator, encoder, adversarial="bce", seed=0, **kwargs):
         if encoder.latent_dim != generator.latent_dim or discriminator.latent_dim != generator.latent_dim:
@@ -41,14 +41,13 @@ class BiGAN(DCGAN):
         self.encoder = encoder
 
     @classmethod
-    def from_train_config(cls, config, condition_channels, target_channels, **extra):
-        from cig_k3.models import DCGANEncoder
-
-        latent_dim = config.model.generator_args.get("latent_dim", 100)
-        encoder_args = {k: v for k, v in config.model.discriminator_args.items() if k in ("base_filters", "max_filters", "norm")}
-        encoder = DCGANEncoder(target_channels, config.data.crop, latent_dim, **encoder_args)
-        return super().from_train_config(config, condition_channels, target_channels,
-                                         discriminator_extra={"latent_dim": latent_dim}, encoder=encoder, **extra)
+    def build(cls, networks, l1_weight=0.0, **settings):
+        """The encoder mirrors the discriminator's trunk (its base_filters, max_filters, norm)."""
+        latent_dim = networks.generator_args.get("latent_dim", 100)
+        trunk = {k: v for k, v in networks.discriminator_args.items() if k in ("base_filters", "max_filters", "norm")}
+        encoder = DCGANEncoder(networks.target_channels, networks.image_size, latent_dim, **trunk)
+        generator, discriminator = cls.build_networks(networks, latent_dim=latent_dim)
+        return cls(generator, discriminator, encoder, seed=networks.seed, **settings)
 
     def phases(self):
         return [
@@ -57,22 +56,24 @@ class BiGAN(DCGAN):
                   self.discriminator_losses),
         ]
 
-    def generator_losses(self, batch, carry=None):
+    def generator_losses(self, batch, carry=None, training=True):
         _, real = batch
         noise = self.noise(ops.shape(real)[0])
-        fake = self.generator(noise, training=True)
-        code = self.encoder(real, training=True)
-        real_logits = self.discriminator([real, code], training=True)
-        fake_logits = self.discriminator([fake, noise], training=True)
-        g_loss = (adversarial_term(self.adversarial, fake_logits, real=True)
-                  + adversarial_term(self.adversarial, real_logits, real=False))
+        fake = self.generator(noise, training=training)
+        code = self.encoder(real, training=training)
+        real_logits = self.discriminator([real, code], training=training)
+        fake_logits = self.discriminator([fake, noise], training=training)
+        # The discriminator's own loss with the labels swapped.
+        term = self.adversarial_loss.discriminator_term
+        g_loss = term(self.discriminator, fake_logits, real=True) + term(self.discriminator, real_logits, real=False)
         return {"g_loss": g_loss}, (fake, noise, code)
 
-    def discriminator_losses(self, batch, carry):
+    def discriminator_losses(self, batch, carry, training=True):
         _, real = batch
         fake, noise, code = carry
-        d_real = adversarial_term(self.adversarial, self.discriminator([real, code], training=True), real=True)
-        d_fake = adversarial_term(self.adversarial, self.discriminator([fake, noise], training=True), real=False)
+        term = self.adversarial_loss.discriminator_term
+        d_real = term(self.discriminator, self.discriminator([real, code], training=training), real=True)
+        d_fake = term(self.discriminator, self.discriminator([fake, noise], training=training), real=False)
         return {"d_real": d_real, "d_fake": d_fake, "d_loss": d_real + d_fake}, carry
 
     def reconstruct(self, images):
@@ -88,9 +89,7 @@ class BiGAN(DCGAN):
             "fake_probability": ops.mean(ops.sigmoid(self.discriminator([fake, noise]))),
         }
 
-    def grid_columns(self, condition, target):
+    def grid_columns(self, condition, target, num_samples):
+        """The reconstruction G(E(x)), then two samples from fixed seeds."""
         return [("G(E(x))", ops.convert_to_numpy(self.reconstruct(target))),
-                *super().grid_columns(condition, target)[:2]]
-
-    def get_config(self):
-        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder)}
+                *super().grid_columns(condition, target, num_samples)[:2]]

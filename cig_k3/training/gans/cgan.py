@@ -5,7 +5,7 @@ import logging
 import numpy as np
 from keras import ops
 
-from cig_k3.training.families.dcgan import DCGAN
+from cig_k3.training.gans.dcgan import DCGAN
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ class ClassConditionalGAN(DCGAN):
 
     The class is computed on the fly, in keras.ops, from the batch's one-hot label: the
     foreground fraction of the crop (1 - mean of the background channel) against
-    `class_thresholds` (with two thresholds: 0 sparse, 1 medium, 2 dense). The thresholds
-    are tertiles of the training crops unless given; they are part of the config, so a
-    saved model keeps its meaning. The data stream stays the same for every preset, and the
-    class follows the crop actually drawn (after augmentation). `sample(class_id, n, seed)`
-    draws images of a chosen class.
+    `class_thresholds` (with two thresholds: 0 sparse, 1 medium, 2 dense). `build` takes
+    them from the preset's loss.extra, or else measures the tertiles of the training crops;
+    they are part of the GAN's config, so a saved model keeps its meaning. The data stream
+    stays the same for every preset, and the class follows the crop actually drawn (after
+    augmentation). `sample(class_id, n, seed)` draws images of a chosen class.
 
     Args:
         generator: noise + one-hot class -> image (`DCGANGenerator(num_classes=3)`).
@@ -71,22 +71,14 @@ class ClassConditionalGAN(DCGAN):
             )
 
     @classmethod
-    def from_train_config(cls, config, condition_channels, target_channels, **extra):
-        extra_config = dict(config.loss.extra)
-        thresholds = extra_config.get("class_thresholds")
-        if thresholds is None:
-            from cig_k3.data import BatchStream
-
-            stream = BatchStream(config.data.shards, split="train", batch_size=config.data.batch_size,
-                                 crop=config.data.crop, seed=config.seed, steps_per_epoch=32)
-            thresholds = thresholds_from_stream(stream, batches=32)
-            log.info("cgan class thresholds (foreground fraction tertiles of the training crops): %s", thresholds)
-        num_classes = len(thresholds) + 1
-        config = _with_extra(config, {**extra_config, "class_thresholds": thresholds})
-        return super().from_train_config(
-            config, condition_channels, target_channels,
-            generator_extra={"num_classes": num_classes}, discriminator_extra={"num_classes": num_classes}, **extra,
-        )
+    def build(cls, networks, l1_weight=0.0, class_thresholds=None, **settings):
+        """Without `class_thresholds`, the tertiles of 32 batches of `networks.training_crops()`."""
+        if class_thresholds is None:
+            class_thresholds = thresholds_from_stream(networks.training_crops(), batches=32)
+            log.info("cgan class thresholds (foreground fraction tertiles of the training crops): %s",
+                     class_thresholds)
+        generator, discriminator = cls.build_networks(networks, num_classes=len(class_thresholds) + 1)
+        return cls(generator, discriminator, class_thresholds=class_thresholds, seed=networks.seed, **settings)
 
     def class_of(self, condition):
         if isinstance(condition, dict):
@@ -100,7 +92,8 @@ class ClassConditionalGAN(DCGAN):
         label = ops.one_hot(ops.full((count,), int(class_id), dtype="int32"), self.num_classes)
         return self.generate(self.noise(count, seed=seed), label, training=False)
 
-    def grid_columns(self, condition, target):
+    def grid_columns(self, condition, target, num_samples):
+        """One column per class, drawn from seed 0."""
         count = target.shape[0]
         names = CLASS_NAMES if self.num_classes == 3 else [f"class {k}" for k in range(self.num_classes)]
         return [(names[k], ops.convert_to_numpy(self.sample(k, count, seed=0))) for k in range(self.num_classes)]
@@ -108,8 +101,3 @@ class ClassConditionalGAN(DCGAN):
     def get_config(self):
         return {**super().get_config(), "class_thresholds": self.class_thresholds}
 
-
-def _with_extra(config, extra):
-    import dataclasses
-
-    return dataclasses.replace(config, loss=dataclasses.replace(config.loss, extra=extra))

@@ -4,11 +4,11 @@ import keras
 from keras import ops
 
 from cig_k3.layers.image_pool import ImagePool
-from cig_k3.training.families.base import GANFamily, adversarial_term, intensity_gap
-from cig_k3.training.gan import Phase
+from cig_k3.training.gan import GAN, Phase
+from cig_k3.training.gans.dcgan import intensity_gap
 
 
-class CycleGAN(GANFamily):
+class CycleGAN(GAN):
     """G: A -> B and F: B -> A, judged by D_B and D_A, with cycle and identity losses.
 
     Batches are unpaired (image of domain A, image of domain B), e.g. from
@@ -41,11 +41,16 @@ class CycleGAN(GANFamily):
     validation_names = ("cycle_l1", "identity_l1", "intensity_gap")
     optimizer_owners = {"generator": ("generator", "inverse_generator"),
                         "discriminator": ("discriminator", "inverse_discriminator")}
+    network_names = ("generator", "inverse_generator", "discriminator", "inverse_discriminator")
+    discriminator_names = ("discriminator", "inverse_discriminator")
+    adversarial_losses = ("lsgan", "bce")
 
     def __init__(self, generator, inverse_generator, discriminator, inverse_discriminator, image_size=64,
                  cycle_weight=10.0, identity_weight=5.0, pool_size=50, adversarial="lsgan", seed=0, **kwargs):
-        adversarial_term(adversarial, ops.zeros((1,)), True)
-        super().__init__(seed=seed, **kwargs)
+        super().__init__(adversarial=adversarial, **kwargs)
+        self.seed = seed
+        # Unused by CycleGAN's losses, kept so that checkpoints keep their layout.
+        self.noise_seed = keras.random.SeedGenerator(seed)
         self.generator = generator
         self.inverse_generator = inverse_generator
         self.discriminator = discriminator
@@ -54,34 +59,24 @@ class CycleGAN(GANFamily):
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = float(identity_weight)
         self.pool_size = int(pool_size)
-        self.adversarial = adversarial
         channels_b, channels_a = generator.outputs[0].shape[-1], inverse_generator.outputs[0].shape[-1]
         self.pool_b = ImagePool(pool_size, (image_size, image_size, channels_b), seed=seed, name="pool_b")
         self.pool_a = ImagePool(pool_size, (image_size, image_size, channels_a), seed=seed + 1, name="pool_a")
         self.built = True
 
     @classmethod
-    def from_train_config(cls, config, condition_channels, target_channels):
-        """condition_channels / target_channels are those of domain A / B."""
-        from cig_k3.models import build_discriminator, build_generator
-
-        model = config.model
-
+    def build(cls, networks, l1_weight=0.0, **settings):
+        """G, F, D_B and D_A; the condition and target channels are those of domains A and B.
+        `l1_weight` is ignored (cycle and identity weights are CycleGAN's L1 terms)."""
         def generator(source, target, seed):
-            return build_generator(model.generator, in_channels=source, out_channels=target, seed=seed,
-                                   **model.generator_args)
+            return networks.make_generator(in_channels=source, out_channels=target, seed=seed)
 
-        def discriminator(channels):
-            return build_discriminator(model.discriminator, image_channels=channels, **model.discriminator_args)
-
-        forward = generator(condition_channels, target_channels, config.seed)
-        multiple = getattr(forward, "size_multiple", 1)
-        if config.data.crop % multiple:
-            raise ValueError(f"--crop {config.data.crop} is not a multiple of {multiple}, which the "
-                             f"{model.generator} generator of preset {config.preset!r} needs")
-        return cls(forward, generator(target_channels, condition_channels, config.seed + 100),
-                   discriminator(target_channels), discriminator(condition_channels), image_size=config.data.crop,
-                   adversarial=config.loss.adversarial, seed=config.seed, **config.loss.extra)
+        a, b = networks.condition_channels, networks.target_channels
+        forward = generator(a, b, networks.seed)
+        inverse = generator(b, a, networks.seed + 100)
+        return cls(forward, inverse, networks.make_discriminator(image_channels=b),
+                   networks.make_discriminator(image_channels=a), image_size=networks.image_size, seed=networks.seed,
+                   **settings)
 
     def call(self, images_a, training=False):
         return self.generator(images_a, training=training)
@@ -93,27 +88,29 @@ class CycleGAN(GANFamily):
                   self.discriminator_losses),
         ]
 
-    def generator_losses(self, batch, carry=None):
+    def generator_losses(self, batch, carry=None, training=True):
         images_a, images_b = (ops.cast(x, "float32") for x in batch)
-        fake_b = self.generator(images_a, training=True)
-        fake_a = self.inverse_generator(images_b, training=True)
-        g_adv = (adversarial_term(self.adversarial, self.discriminator(fake_b, training=True), real=True)
-                 + adversarial_term(self.adversarial, self.inverse_discriminator(fake_a, training=True), real=True))
-        g_cycle = (ops.mean(ops.abs(self.inverse_generator(fake_b, training=True) - images_a))
-                   + ops.mean(ops.abs(self.generator(fake_a, training=True) - images_b)))
-        g_identity = (ops.mean(ops.abs(self.generator(images_b, training=True) - images_b))
-                      + ops.mean(ops.abs(self.inverse_generator(images_a, training=True) - images_a)))
+        fake_b = self.generator(images_a, training=training)
+        fake_a = self.inverse_generator(images_b, training=training)
+        term = self.adversarial_loss.generator_term
+        g_adv = (term(self.discriminator, self.discriminator(fake_b, training=training))
+                 + term(self.inverse_discriminator, self.inverse_discriminator(fake_a, training=training)))
+        g_cycle = (ops.mean(ops.abs(self.inverse_generator(fake_b, training=training) - images_a))
+                   + ops.mean(ops.abs(self.generator(fake_a, training=training) - images_b)))
+        g_identity = (ops.mean(ops.abs(self.generator(images_b, training=training) - images_b))
+                      + ops.mean(ops.abs(self.inverse_generator(images_a, training=training) - images_a)))
         g_total = g_adv + self.cycle_weight * g_cycle + self.identity_weight * g_identity
         losses = {"g_adv": g_adv, "g_cycle": g_cycle, "g_identity": g_identity, "g_total": g_total}
         return losses, (fake_a, fake_b)
 
-    def discriminator_losses(self, batch, carry):
+    def discriminator_losses(self, batch, carry, training=True):
         images_a, images_b = batch
         fake_a, fake_b = carry
+        term = self.adversarial_loss.discriminator_term
 
         def judged(discriminator, real, fake):
-            return 0.5 * (adversarial_term(self.adversarial, discriminator(real, training=True), real=True)
-                          + adversarial_term(self.adversarial, discriminator(fake, training=True), real=False))
+            return 0.5 * (term(discriminator, discriminator(real, training=training), real=True)
+                          + term(discriminator, discriminator(fake, training=training), real=False))
 
         d_b = judged(self.discriminator, images_b, self.pool_b(fake_b))
         d_a = judged(self.inverse_discriminator, images_a, self.pool_a(fake_a))
@@ -128,27 +125,16 @@ class CycleGAN(GANFamily):
             "intensity_gap": intensity_gap(images_b, fake_b),
         }
 
-    def display_outputs(self, condition):
-        return []
-
-    def grid_columns(self, images_a, images_b):
+    def grid_columns(self, condition, target, num_samples):
+        """A -> B, back to A, and B -> A (the condition is domain A, the target domain B)."""
+        images_a, images_b = condition, target
         fake_b = self.generator(images_a)
         return [("A->B", ops.convert_to_numpy(fake_b)),
                 ("A->B->A", ops.convert_to_numpy(self.inverse_generator(fake_b))),
                 ("B->A", ops.convert_to_numpy(self.inverse_generator(images_b)))]
 
     def get_config(self):
-        networks = ("generator", "inverse_generator", "discriminator", "inverse_discriminator")
         return {
-            "name": self.name,
-            **{key: keras.saving.serialize_keras_object(getattr(self, key)) for key in networks},
-            "image_size": self.image_size, "cycle_weight": self.cycle_weight, "identity_weight": self.identity_weight,
-            "pool_size": self.pool_size, "adversarial": self.adversarial, "seed": self.seed,
+            **super().get_config(), "image_size": self.image_size, "cycle_weight": self.cycle_weight,
+            "identity_weight": self.identity_weight, "pool_size": self.pool_size, "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "inverse_generator", "discriminator", "inverse_discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)

@@ -3,17 +3,25 @@
 import keras
 from keras import ops
 
-from cig_k3.training.families.base import GANFamily, adversarial_term, intensity_gap
-from cig_k3.training.gan import Phase
+from cig_k3.training.gan import GAN, Phase
 
 
-class DCGAN(GANFamily):
+def intensity_gap(real, fake):
+    """|mean difference| + |std difference| of pixel values: a crude distribution check."""
+    real = ops.cast(real, "float32")
+    fake = ops.cast(fake, "float32")
+    return ops.abs(ops.mean(real) - ops.mean(fake)) + ops.abs(ops.std(real) - ops.std(fake))
+
+
+class DCGAN(GAN):
     """Generator G(z) and discriminator D(x) trained with the non-saturating GAN loss.
 
     Each step updates G on fresh noise, then D on real crops and the same (detached) fakes.
     D returns logits; sigmoid(D(x)) is the probability that x is real, and the losses are
-    binary cross-entropy from logits ("bce", default) or least squares ("lsgan").
-    z ~ N(0, I) is drawn from `noise_seed`, a SeedGenerator owned by this model.
+    binary cross-entropy from logits ("bce", default) or least squares ("lsgan"), through
+    D's compiled loss. z ~ N(0, I) is drawn from `noise_seed`, a SeedGenerator owned by this
+    model (its state is a non-trainable variable: checkpointed, and threaded through the JAX
+    step). Sample grids show three samples from fixed seeds.
 
     Args:
         generator: a noise-to-image model with `latent_dim` (e.g. `DCGANGenerator`).
@@ -31,28 +39,32 @@ class DCGAN(GANFamily):
 
     loss_names = ("d_loss", "d_real", "d_fake", "g_loss")
     validation_names = ("real_probability", "fake_probability", "intensity_gap")
+    adversarial_losses = ("bce", "lsgan")
 
     def __init__(self, generator, discriminator, adversarial="bce", seed=0, **kwargs):
-        adversarial_term(adversarial, ops.zeros((1,)), True)  # fails loudly on an unknown name
-        super().__init__(seed=seed, **kwargs)
+        super().__init__(adversarial=adversarial, **kwargs)
+        self.seed = seed
+        self.noise_seed = keras.random.SeedGenerator(seed)
         self.generator = generator
         self.discriminator = discriminator
-        self.adversarial = adversarial
         self.latent_dim = int(generator.latent_dim)
         self.built = True
 
     @classmethod
-    def from_train_config(cls, config, condition_channels, target_channels, **extra):
-        from cig_k3.models import build_discriminator, build_generator
+    def build(cls, networks, l1_weight=0.0, **settings):
+        """`l1_weight` is ignored: these GANs draw from noise, with no target to compare a
+        fake with."""
+        return cls(*cls.build_networks(networks), seed=networks.seed, **settings)
 
-        model = config.model
-        generator = build_generator(model.generator, out_channels=target_channels, image_size=config.data.crop,
-                                    **model.generator_args, **extra.pop("generator_extra", {}))
-        discriminator = build_discriminator(model.discriminator, image_channels=target_channels,
-                                            image_size=config.data.crop, **model.discriminator_args,
-                                            **extra.pop("discriminator_extra", {}))
-        return cls(generator, discriminator, adversarial=config.loss.adversarial, seed=config.seed,
-                   **config.loss.extra, **extra)
+    @staticmethod
+    def build_networks(networks, **shared):
+        """Generator and discriminator for the crop size; `shared` arguments (num_classes,
+        latent_dim) go to both."""
+        generator = networks.make_generator(out_channels=networks.target_channels, image_size=networks.image_size,
+                                            **shared)
+        discriminator = networks.make_discriminator(image_channels=networks.target_channels,
+                                                    image_size=networks.image_size, **shared)
+        return generator, discriminator
 
     # -- Hooks that the conditional and bidirectional families override --------------------
     def noise(self, count, seed=None):
@@ -80,18 +92,20 @@ class DCGAN(GANFamily):
                   self.discriminator_losses),
         ]
 
-    def generator_losses(self, batch, carry=None):
+    def generator_losses(self, batch, carry=None, training=True):
         condition, real = batch
         label = self.class_of(condition)
-        fake = self.generate(self.noise(ops.shape(real)[0]), label, training=True)
-        fake_logits = self.judge(fake, label, training=True)
-        return {"g_loss": adversarial_term(self.adversarial, fake_logits, real=True)}, fake
+        fake = self.generate(self.noise(ops.shape(real)[0]), label, training=training)
+        fake_logits = self.judge(fake, label, training=training)
+        return {"g_loss": self.adversarial_loss.generator_term(self.discriminator, fake_logits)}, fake
 
-    def discriminator_losses(self, batch, fake):
+    def discriminator_losses(self, batch, carry, training=True):
         condition, real = batch
+        fake = carry  # the generator phase's fake, detached
         label = self.class_of(condition)
-        d_real = adversarial_term(self.adversarial, self.judge(real, label, training=True), real=True)
-        d_fake = adversarial_term(self.adversarial, self.judge(fake, label, training=True), real=False)
+        term = self.adversarial_loss.discriminator_term
+        d_real = term(self.discriminator, self.judge(real, label, training=training), real=True)
+        d_fake = term(self.discriminator, self.judge(fake, label, training=training), real=False)
         return {"d_real": d_real, "d_fake": d_fake, "d_loss": d_real + d_fake}, fake
 
     # -- Evaluation and display ---------------------------------------------------------------
@@ -109,24 +123,10 @@ class DCGAN(GANFamily):
             "intensity_gap": intensity_gap(target, fake),
         }
 
-    def grid_columns(self, condition, target):
+    def grid_columns(self, condition, target, num_samples):
+        """Three samples from the fixed seeds 0, 1, 2 (`num_samples` is for dropout samples)."""
         count = target.shape[0]
         return [(f"sample {k + 1}", ops.convert_to_numpy(self.sample(count, seed=k))) for k in range(3)]
 
-    # -- Saving -----------------------------------------------------------------------------
     def get_config(self):
-        return {
-            "name": self.name,
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "adversarial": self.adversarial,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "discriminator", "encoder"):
-            if key in config:
-                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)
+        return {**super().get_config(), "seed": self.seed}

@@ -4,15 +4,14 @@ import logging
 
 from keras import ops
 
-from cig_k3.losses import adversarial
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
-from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
 log = logging.getLogger(__name__)
 
 
-class FeatureMatchingGAN(ConditionalGAN):
-    """ConditionalGAN for a `MultiScaleDiscriminator` (a list over scales of [features...,
+class FeatureMatchingGAN(Pix2PixGAN):
+    """Pix2PixGAN for a `MultiScaleDiscriminator` (a list over scales of [features...,
     logits]).
 
     g_total = g_adv + feature_matching_weight * g_fm + vgg_weight * g_vgg + l1_weight * g_l1
@@ -50,9 +49,10 @@ class FeatureMatchingGAN(ConditionalGAN):
         log.info("%s: perceptual feature network %s", type(self).__name__, self.feature_network)
 
     def adversarial_terms(self, outputs):
-        return [adversarial.generator_adversarial(self.adversarial, self.discriminator, scale[-1]) for scale in outputs]
+        return [self.adversarial_loss.generator_term(self.discriminator, scale[-1]) for scale in outputs]
 
-    def generator_losses(self, condition, target, training=True):
+    def generator_losses(self, batch, carry=None, training=True):
+        condition, target = batch
         fake = self.generator(condition, training=training)
         target = ops.cast(target, fake.dtype)
         fake_outputs = self.discriminator([condition, fake], training=training)
@@ -69,17 +69,15 @@ class FeatureMatchingGAN(ConditionalGAN):
         total = g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
         return {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_total": total}, fake
 
-    def discriminator_losses(self, condition, target, fake, training=True):
+    def discriminator_losses(self, batch, carry, training=True):
+        condition, target = batch
+        fake = carry  # the generator phase's fake, detached
         real_outputs = self.discriminator([condition, target], training=training)
         fake_outputs = self.discriminator([condition, fake], training=training)
-        compute = self.discriminator.compute_loss
-        d_real = ops.mean(ops.stack([
-            compute(y=adversarial.real_targets(scale[-1]), y_pred=scale[-1]) for scale in real_outputs
-        ]))
-        d_fake = ops.mean(ops.stack([
-            compute(y=adversarial.fake_targets(scale[-1]), y_pred=scale[-1]) for scale in fake_outputs
-        ]))
-        return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}
+        term = self.adversarial_loss.discriminator_term
+        d_real = ops.mean(ops.stack([term(self.discriminator, scale[-1], real=True) for scale in real_outputs]))
+        d_fake = ops.mean(ops.stack([term(self.discriminator, scale[-1], real=False) for scale in fake_outputs]))
+        return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}, fake
 
     def get_config(self):
         return {

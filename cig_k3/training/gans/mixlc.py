@@ -5,9 +5,8 @@ import logging
 import keras
 from keras import ops
 
-from cig_k3.losses import adversarial
 from cig_k3.losses.perceptual import feature_list, style_distance, vgg16_features
-from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +17,8 @@ def auxiliary_cross_entropy(label, logits):
     return ops.mean(keras.losses.categorical_crossentropy(label, ops.cast(logits, "float32"), from_logits=True))
 
 
-class MixLCGAN(ConditionalGAN):
-    """ConditionalGAN for `MixLCGenerator` + `MixLCDiscriminator` on mixing batches.
+class MixLCGAN(Pix2PixGAN):
+    """Pix2PixGAN for `MixLCGenerator` + `MixLCDiscriminator` on mixing batches.
 
     A batch is ({"label": mixed label, "raw": a's raw image}, mixed raw image). Losses:
     - g_style: squared Frobenius distance between Gram matrices of features of fake and
@@ -69,12 +68,13 @@ class MixLCGAN(ConditionalGAN):
         real = [ops.stop_gradient(f) for f in self.style_features(label, target, training)]
         return style_distance(self.style_features(label, fake, training), real)
 
-    def generator_losses(self, condition, target, training=True):
+    def generator_losses(self, batch, carry=None, training=True):
+        condition, target = batch
         label = condition["label"]
         fake = self.generator(condition, training=training)
         target = ops.cast(target, fake.dtype)
         out = self.discriminator([label, fake], training=training)
-        g_adv = adversarial.generator_adversarial(self.adversarial, self.discriminator, out["patch"])
+        g_adv = self.adversarial_loss.generator_term(self.discriminator, out["patch"])
         g_aux = auxiliary_cross_entropy(label, out["classes"])
         g_l1 = ops.mean(ops.abs(target - fake))
         g_style = self.style_loss(label, fake, target, training)
@@ -88,14 +88,17 @@ class MixLCGAN(ConditionalGAN):
                   "g_total": total}
         return losses, fake
 
-    def discriminator_losses(self, condition, target, fake, training=True):
+    def discriminator_losses(self, batch, carry, training=True):
+        condition, target = batch
         label = condition["label"]
-        real = self.discriminator([label, target], training=training)
-        fake = self.discriminator([label, fake], training=training)
-        d_real = self.discriminator.compute_loss(y=adversarial.real_targets(real["patch"]), y_pred=real["patch"])
-        d_fake = self.discriminator.compute_loss(y=adversarial.fake_targets(fake["patch"]), y_pred=fake["patch"])
-        d_aux = 0.5 * (auxiliary_cross_entropy(label, real["classes"]) + auxiliary_cross_entropy(label, fake["classes"]))
-        return {"d_real": d_real, "d_fake": d_fake, "d_aux": d_aux, "d_loss": 0.5 * (d_real + d_fake) + d_aux}
+        on_real = self.discriminator([label, target], training=training)
+        on_fake = self.discriminator([label, carry], training=training)  # carry: the generator phase's fake
+        d_real = self.adversarial_loss.discriminator_term(self.discriminator, on_real["patch"], real=True)
+        d_fake = self.adversarial_loss.discriminator_term(self.discriminator, on_fake["patch"], real=False)
+        d_aux = 0.5 * (auxiliary_cross_entropy(label, on_real["classes"])
+                       + auxiliary_cross_entropy(label, on_fake["classes"]))
+        losses = {"d_real": d_real, "d_fake": d_fake, "d_aux": d_aux, "d_loss": 0.5 * (d_real + d_fake) + d_aux}
+        return losses, carry
 
     def get_config(self):
         return {

@@ -159,11 +159,11 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     """Through the per-backend GAN step (JAX's stateless one included): the noise scales get
     gradients from their zero start, and every noise layer's seed moves on."""
     from cig_k3.models import PatchGANDiscriminator
-    from cig_k3.training.gan import ConditionalGAN
+    from cig_k3.training.gans import Pix2PixGAN
 
     generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=1, upsample="subpixel", noise=True,
                               latent_dim=2, seed=0)
-    gan = ConditionalGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
+    gan = Pix2PixGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
     gan.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(2e-4, 0.5))
     seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
     seeds_before = [numpy(v.value).copy() for v in seeds]

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.training.systems import AttentionGAN
+from cig_k3.training.gans import AttentionGAN
 from tests.cig_k3.training.systems_tiny import fit_and_check
 from tests.cig_k3.training.test_losses import CONDITION, TARGET, identity_discriminator, numbers
 
@@ -24,15 +24,16 @@ class StubAttentionGenerator(keras.Model):
 
 def test_generator_losses_by_hand():
     gan = AttentionGAN(StubAttentionGenerator(), identity_discriminator("lsgan"), l1_weight=100.0, identity_weight=5.0)
-    losses, fake = gan.generator_losses(keras.ops.convert_to_tensor(CONDITION), keras.ops.convert_to_tensor(TARGET))
+    losses, fake = gan.generator_losses((keras.ops.convert_to_tensor(CONDITION), keras.ops.convert_to_tensor(TARGET)))
     losses = numbers(losses)
     adv, l1, identity = 1.0, np.mean(np.abs(TARGET)), np.mean(np.abs(TARGET - 0.5 * TARGET))  # D(0) = 0 -> (0-1)^2
     assert losses["g_adv"] == pytest.approx(adv, rel=1e-5)
     assert losses["g_l1"] == pytest.approx(l1, rel=1e-5)
     assert losses["g_identity"] == pytest.approx(identity, rel=1e-5)
     assert losses["g_total"] == pytest.approx(adv + 100 * l1 + 5 * identity, rel=1e-5)
-    (name, mask), _ = gan.display_outputs(CONDITION)
-    assert name == "attention" and np.allclose(keras.ops.convert_to_numpy(mask), -0.5)  # 0.25 shown in [-1, 1]
+    (name, mask), (prediction_name, _), *samples = gan.grid_columns(CONDITION, TARGET, num_samples=2)
+    assert name == "attention" and np.allclose(mask, -0.5)  # 0.25 shown in [-1, 1]
+    assert prediction_name == "prediction" and [column for column, _ in samples] == ["sample 1", "sample 2"]
 
 
 def test_preset_fits_and_grids_show_the_mask(synthetic_shards, tmp_path):

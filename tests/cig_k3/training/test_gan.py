@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cig_k3.models import PatchGANDiscriminator, UNetGenerator
-from cig_k3.training.gan import ConditionalGAN
+from cig_k3.training.gans import Pix2PixGAN
 from cig_k3.training.run import make_optimizers
 from cig_k3.config import config_from_preset
 
@@ -17,7 +17,7 @@ def tiny_gan(dropout_layers=1, precision="float32"):
         discriminator = PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same")
     finally:
         keras.config.set_dtype_policy("float32")
-    return ConditionalGAN(generator, discriminator)
+    return Pix2PixGAN(generator, discriminator)
 
 
 def batches(seed=0, size=32):
@@ -42,8 +42,8 @@ def test_fit_updates_every_piece_of_state():
     assert bn and seeds
 
     history = gan.fit(batches(), steps_per_epoch=3, epochs=1, verbose=0).history
-    assert set(ConditionalGAN.loss_names) <= set(history)
-    assert all(np.isfinite(history[name][0]) for name in ConditionalGAN.loss_names)
+    assert set(Pix2PixGAN.loss_names) <= set(history)
+    assert all(np.isfinite(history[name][0]) for name in Pix2PixGAN.loss_names)
     for before, after in [(generator_before, gan.generator.trainable_variables),
                           (discriminator_before, gan.discriminator.trainable_variables),
                           (bn_before, bn)]:
@@ -77,7 +77,7 @@ def test_each_precision_trains(precision):
     conv = gan.generator.get_layer("down0_conv")
     assert conv.compute_dtype == expected and conv.variable_dtype == "float32"
     history = gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0).history
-    assert all(np.isfinite(history[name][0]) for name in ConditionalGAN.loss_names)
+    assert all(np.isfinite(history[name][0]) for name in Pix2PixGAN.loss_names)
     # Final activations stay float32.
     out = gan.generator(next(batches())[0])
     assert keras.backend.standardize_dtype(out.dtype) == "float32"

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cig_k3.training.systems import FeatureMatchingGAN
+from cig_k3.training.gans import FeatureMatchingGAN
 from tests.cig_k3.training.systems_tiny import fit_and_check
 from tests.cig_k3.training.test_losses import CONDITION, FAKE, TARGET, ConstantGenerator, numbers
 
@@ -38,7 +38,7 @@ def test_multiscale_losses_by_hand(adversarial):
     gan = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator(adversarial), adversarial=adversarial,
                              l1_weight=2.0, feature_matching_weight=10.0)
     assert gan.feature_network == "none"
-    g, _ = gan.generator_losses(keras.ops.convert_to_tensor(FAKE), keras.ops.convert_to_tensor(TARGET))
+    g, _ = gan.generator_losses((keras.ops.convert_to_tensor(FAKE), keras.ops.convert_to_tensor(TARGET)))
     g = numbers(g)
     adv, fm, d_real, d_fake = by_hand(adversarial, FAKE)
     l1 = np.mean(np.abs(TARGET - FAKE))
@@ -46,7 +46,8 @@ def test_multiscale_losses_by_hand(adversarial):
     assert g["g_fm"] == pytest.approx(fm, rel=1e-5)
     assert g["g_vgg"] == 0.0
     assert g["g_total"] == pytest.approx(adv + 10 * fm + 2 * l1, rel=1e-5)
-    d = numbers(gan.discriminator_losses(*(keras.ops.convert_to_tensor(x) for x in (CONDITION, TARGET, FAKE))))
+    condition, target, fake = (keras.ops.convert_to_tensor(x) for x in (CONDITION, TARGET, FAKE))
+    d = numbers(gan.discriminator_losses((condition, target), fake)[0])
     assert d["d_real"] == pytest.approx(d_real, rel=1e-5)
     assert d["d_fake"] == pytest.approx(d_fake, rel=1e-5)
     assert d["d_loss"] == pytest.approx(0.5 * (d_real + d_fake), rel=1e-5)

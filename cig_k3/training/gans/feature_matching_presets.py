@@ -1,0 +1,36 @@
+"""Presets of `FeatureMatchingGAN` (gan "feature_matching"): pix2pixHD and SPADE."""
+
+PRESETS = {
+    # Seed 003: pix2pixHD for virtual staining: coarse-to-fine generator (G1 at half resolution
+    # + local enhancer), three PatchGANs at 1, 1/2, 1/4 scale, LSGAN + 10 x feature matching,
+    # instance norm. generator_args.global_only=True trains G1 alone first.
+    "pix2pixhd": {
+        "data": {"crop": 256, "batch_size": 1},
+        "model": {
+            "generator": "pix2pixhd",
+            "generator_args": {"base_filters": 32, "global_downsamples": 4, "global_blocks": 9, "local_blocks": 3,
+                               "norm": "instance"},
+            "discriminator": "multiscale",
+            "discriminator_args": {"base_filters": 64, "num_downsamples": 3, "num_scales": 3, "norm": "instance"},
+            "gan": "feature_matching",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 0.0,
+                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
+    },
+    # SPADE / GauGAN (Park et al. 2019) for label -> image: SPADE residual blocks, multi-scale
+    # discriminator, hinge loss + 10 x feature matching, TTUR (G 1e-4, D 4e-4, betas 0, 0.9).
+    "spade": {
+        "data": {"crop": 128, "batch_size": 4},
+        "model": {
+            "generator": "spade",
+            "generator_args": {"base_filters": 32, "num_upsamples": 4, "hidden_filters": 64, "norm": "batch"},
+            "discriminator": "multiscale",
+            "discriminator_args": {"base_filters": 32, "num_downsamples": 3, "num_scales": 2, "norm": "instance"},
+            "gan": "feature_matching",
+        },
+        "loss": {"adversarial": "hinge", "l1_weight": 0.0,
+                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 10.0}},
+        "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
+                      "beta_1": 0.0, "beta_2": 0.9},
+    },
+}

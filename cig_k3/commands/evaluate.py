@@ -86,7 +86,7 @@ def summary(results, out, tracked=None):
     lines.append(f"results: {Path(out) / 'results.json'}")
     if tracked is not None:
         uri = getattr(tracked, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db")
-        lines.append(f"compare runs: mlflow ui --backend-store-uri {uri}")
+        lines.append(f"compare runs: mlflow ui --host 127.0.0.1 --backend-store-uri {uri}")
     return "\n".join(lines)
 
 

@@ -208,7 +208,8 @@ def _realism(shards, split, reference, generated, sampled, out, options, channel
         channel_options = realism_module.RealismOptions(**{**options.__dict__, "channel": channel})
         measured = realism_module.realism_suite(
             reference, {"generated": generated}, train=train, options=channel_options,
-            samples={"images": sampled} if sampled is not None else None)
+            samples={"images": sampled} if sampled is not None else None,
+            cache=Path(shards) / "realism_cache")
         per_channel[names[channel]] = measured
         suffix = "" if channels == 1 else f"_{names[channel]}"
         figures += report.realism_figures(out, measured, reference, generated, sampled, channel, suffix)

@@ -206,7 +206,7 @@ class CachedFeatures:
         digest = hashlib.sha1(repr(tiles.shape).encode() + tiles.tobytes()).hexdigest()
         path = os.path.join(self.folder, f"{digest}.npy")
         if os.path.exists(path):
-            return np.load(path)
+            return np.load(path, allow_pickle=False)
         features = self.extractor(tiles)
         partial = f"{path}.{os.getpid()}.partial.npy"
         np.save(partial, features)

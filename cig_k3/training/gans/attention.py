@@ -22,7 +22,7 @@ class AttentionGAN(Pix2PixGAN):
     (identity loss); seed 002.
     """
 
-    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_identity", "g_total")
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_identity", "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, identity_weight=5.0, **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
@@ -37,8 +37,9 @@ class AttentionGAN(Pix2PixGAN):
         g_l1 = ops.mean(ops.abs(target - fake))
         identity = self.generator.identity(target, training=training)["image"]
         g_identity = ops.mean(ops.abs(target - ops.cast(identity, fake.dtype)))
-        total = g_adv + self.l1_weight * g_l1 + self.identity_weight * g_identity
-        return {"g_adv": g_adv, "g_l1": g_l1, "g_identity": g_identity, "g_total": total}, fake
+        g_div = self.diversity_term(condition, fake, training)
+        total = g_adv + self.l1_weight * g_l1 + self.identity_weight * g_identity - self.diversity_weight * g_div
+        return {"g_adv": g_adv, "g_l1": g_l1, "g_identity": g_identity, "g_div": g_div, "g_total": total}, fake
 
     def grid_columns(self, condition, target, num_samples):
         """The attention mask and the raw prediction, then the dropout samples."""

@@ -15,12 +15,14 @@ class FeatureMatchingGAN(Pix2PixGAN):
     logits]).
 
     g_total = g_adv + feature_matching_weight * g_fm + vgg_weight * g_vgg + l1_weight * g_l1
+              - diversity_weight * g_div
     - g_adv: the mean over scales of the adversarial term on each scale's logits;
     - g_fm: the mean over scales and layers of mean |D(real) - D(fake)| features (real ones
       without gradient), lambda = 10 as in pix2pixHD;
     - g_vgg: optional perceptual loss, mean L1 between VGG16 features of fake and target,
       from a weights file (`vgg_weights`); 0 without one;
-    - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets).
+    - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets);
+    - g_div: the mode-seeking term of `Pix2PixGAN` (0 unless diversity_weight > 0).
     The discriminator's loss is 0.5 * (real + fake), each the mean over scales of its
     compiled loss ("mse" for LSGAN, "hinge" for SPADE) on that scale's logits.
 
@@ -33,7 +35,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
     sec. 3 and appendix A (hinge loss, TTUR).
     """
 
-    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_total")
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
                  vgg_weight=10.0, vgg_weights=None, **kwargs):
@@ -66,8 +68,10 @@ class FeatureMatchingGAN(Pix2PixGAN):
                 ops.mean(ops.abs(ops.stop_gradient(r) - f)) for r, f in zip(real_features, fake_features)
             ]))
         g_l1 = ops.mean(ops.abs(target - fake))
-        total = g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
-        return {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_total": total}, fake
+        g_div = self.diversity_term(condition, fake, training)
+        total = (g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
+                 - self.diversity_weight * g_div)
+        return {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_div": g_div, "g_total": total}, fake
 
     def discriminator_losses(self, batch, carry, training=True):
         condition, target = batch

@@ -33,4 +33,23 @@ PRESETS = {
         "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
                       "beta_1": 0.0, "beta_2": 0.9},
     },
+    # Realistic, diverse mask -> image (issue 14): the cig U-Net with resize-convolution (no
+    # checkerboard) and StyleGAN noise in every decoder block in place of dropout, a two-scale
+    # PatchGAN with instance norm and feature matching (pix2pixHD), a light L1 that keeps the
+    # intensities while leaving the texture to the discriminator, and the mode-seeking term
+    # that makes the K samples of one mask differ (capped at the scale of real texture).
+    "realistic": {
+        "data": {"crop": 128, "batch_size": 4},
+        "model": {
+            "generator": "unet",
+            "generator_args": {"base_filters": 32, "depth": 5, "max_filters": 256, "dropout_layers": 0,
+                               "upsample": "resize_conv", "noise": True},
+            "discriminator": "multiscale",
+            "discriminator_args": {"base_filters": 32, "num_downsamples": 3, "num_scales": 2, "norm": "instance"},
+            "gan": "feature_matching",
+        },
+        "loss": {"adversarial": "lsgan", "l1_weight": 5.0,
+                 "extra": {"feature_matching_weight": 10.0, "vgg_weight": 0.0, "diversity_weight": 5.0,
+                           "diversity_cap": 0.1}},
+    },
 }

@@ -45,7 +45,7 @@ class MixLCGAN(Pix2PixGAN):
     Reference: seed 001; Johnson et al., ECCV 2016 (eq. 3-4); Odena et al., ICML 2017 (ACGAN).
     """
 
-    loss_names = ("d_loss", "d_real", "d_fake", "d_aux", "g_adv", "g_l1", "g_style", "g_aux", "g_identity", "g_total")
+    loss_names = ("d_loss", "d_real", "d_fake", "d_aux", "g_adv", "g_l1", "g_style", "g_aux", "g_identity", "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.5, style_weight=0.45,
                  adv_weight=0.05, auxiliary_weight=1.0, identity_weight=1.0, vgg_weights=None, **kwargs):
@@ -84,8 +84,10 @@ class MixLCGAN(Pix2PixGAN):
         )
         total = (self.adv_weight * g_adv + self.l1_weight * g_l1 + self.style_weight * g_style
                  + self.auxiliary_weight * g_aux + self.identity_weight * g_identity)
+        g_div = self.diversity_term(condition, fake, training)
+        total = total - self.diversity_weight * g_div
         losses = {"g_adv": g_adv, "g_l1": g_l1, "g_style": g_style, "g_aux": g_aux, "g_identity": g_identity,
-                  "g_total": total}
+                  "g_div": g_div, "g_total": total}
         return losses, fake
 
     def discriminator_losses(self, batch, carry, training=True):

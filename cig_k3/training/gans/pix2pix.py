@@ -20,11 +20,20 @@ class Pix2PixGAN(GAN):
     gradient descent, as in the TensorFlow pix2pix tutorial), and G runs forward once.
     Sample grids show `num_samples` dropout (and noise) samples of G(condition).
 
+    With `diversity_weight` > 0 the generator phase draws G(condition) a second time and
+    rewards the distance between the two draws (mode seeking, as DSGAN / MSGAN):
+    g_div = min(mean |G(c) - G'(c)|, diversity_cap), g_total -= diversity_weight * g_div.
+    Without it pix2pix learns to ignore its noise and K samples are one image; the cap stops
+    the term from rewarding noise beyond the real images' own variability.
+
     Args:
         generator: maps a condition batch to an image batch in [-1, 1].
         discriminator: maps [condition, image] to real/fake logits.
         adversarial: "lsgan" (default), "bce" or "hinge".
         l1_weight: gamma in  g_total = g_adv + gamma * MAE(fake, target)  (seed 000: 100).
+        diversity_weight: weight of the mode-seeking term g_div (0: off, no second draw).
+        diversity_cap: the distance (mean absolute difference, [-1, 1] units) above which
+            two draws earn no more reward.
 
     Example:
         >>> gan = Pix2PixGAN(UNetGenerator(3, 1, 8, 3), PatchGANDiscriminator(3, 1, 8, 3))
@@ -32,17 +41,25 @@ class Pix2PixGAN(GAN):
         >>> gan.fit(batches, steps_per_epoch=10)
 
     Reference: Isola et al., "Image-to-Image Translation with Conditional Adversarial
-    Networks", CVPR 2017.
+    Networks", CVPR 2017; Yang et al., "Diversity-Sensitive Conditional Generative
+    Adversarial Networks", ICLR 2019; Mao et al., "Mode Seeking Generative Adversarial
+    Networks for Diverse Image Synthesis", CVPR 2019.
     """
 
-    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_total")
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_l1", "g_div", "g_total")
     validation_names = ("l1", "psnr", "ssim")
 
-    def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, **kwargs):
+    def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=100.0, diversity_weight=0.0,
+                 diversity_cap=0.1, **kwargs):
         super().__init__(adversarial=adversarial, **kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.l1_weight = float(l1_weight)
+        if float(diversity_weight) < 0 or float(diversity_cap) <= 0:
+            raise ValueError(f"loss.extra diversity_weight must be >= 0 and diversity_cap > 0; "
+                             f"got {diversity_weight} and {diversity_cap}")
+        self.diversity_weight = float(diversity_weight)
+        self.diversity_cap = float(diversity_cap)
         self.built = True  # both networks are functional models, built at construction
 
     @classmethod
@@ -71,7 +88,18 @@ class Pix2PixGAN(GAN):
         fake_logits = self.discriminator([condition, fake], training=training)
         g_adv = self.adversarial_loss.generator_term(self.discriminator, fake_logits)
         g_l1 = ops.mean(ops.abs(ops.cast(target, fake.dtype) - fake))
-        return {"g_adv": g_adv, "g_l1": g_l1, "g_total": g_adv + self.l1_weight * g_l1}, fake
+        g_div = self.diversity_term(condition, fake, training)
+        total = g_adv + self.l1_weight * g_l1 - self.diversity_weight * g_div
+        return {"g_adv": g_adv, "g_l1": g_l1, "g_div": g_div, "g_total": total}, fake
+
+    def diversity_term(self, condition, fake, training):
+        """g_div: min(mean |fake - a second draw of G(condition)|, diversity_cap); 0 when the
+        term is off or outside training (no second draw then)."""
+        if not (self.diversity_weight and training):
+            return ops.zeros((), "float32")
+        other = self.generator(condition, training=training)
+        distance = ops.mean(ops.abs(ops.cast(fake, "float32") - ops.cast(other, "float32")))
+        return ops.minimum(distance, self.diversity_cap)
 
     def discriminator_losses(self, batch, carry, training=True):
         """({"d_real", "d_fake", "d_loss"}, fake) through the discriminator's compiled loss."""
@@ -108,5 +136,6 @@ class Pix2PixGAN(GAN):
         return columns
 
     def get_config(self):
-        return {**super().get_config(), "l1_weight": self.l1_weight}
+        return {**super().get_config(), "l1_weight": self.l1_weight, "diversity_weight": self.diversity_weight,
+                "diversity_cap": self.diversity_cap}
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from cig_k3.commands import integer
-from cig_k3.evaluation.evaluate import evaluate_images, evaluate_run  # noqa: F401 - the public entry points
+from cig_k3.evaluation.evaluate import default_out, evaluate_images, evaluate_run  # noqa: F401 - the public entry points
 from cig_k3.evaluation.judge import get_judge  # noqa: F401 - where benchmarks/quality.py has long found it
 
 log = logging.getLogger("cig.evaluate")
@@ -54,12 +54,12 @@ def run(args):
                                   max_fields=args.max_fields)
         out = out or Path(args.images).parent / f"{Path(args.images).name}_evaluation"
     else:
-        run_dir = Path(args.model)
-        run_dir = run_dir.parent if run_dir.suffix == ".keras" else run_dir
+        model = Path(args.model)
+        run_dir = model.parent if model.suffix == ".keras" else model
         tracked = _attach_run(run_dir) if args.tracking == "mlflow" else None
-        out = Path(args.out or run_dir / "evaluation")
+        out = Path(args.out or default_out(model))
         results = evaluate_run(
-            run_dir, args.data, split=args.split, out=out, tracked=tracked, crop=args.crop,
+            model, args.data, split=args.split, out=out, tracked=tracked, crop=args.crop,
             max_images=args.max_images, samples=args.samples, judge_path=args.judge, judge_steps=args.judge_steps,
             realism=args.realism == "on", max_fields=args.max_fields, realism_options=options,
         )

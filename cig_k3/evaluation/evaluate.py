@@ -96,10 +96,20 @@ def _fit(image, shape):
     return np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
 
 
+def default_out(model):
+    """The report folder of a run folder or `.keras` file: RUN/evaluation, or
+    NAME_evaluation beside a generator file named otherwise."""
+    model = Path(model)
+    if model.suffix != ".keras":
+        return model / "evaluation"
+    return model.parent / ("evaluation" if model.name == "generator.keras" else f"{model.stem}_evaluation")
+
+
 def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=None, max_images=64, samples=8,
                  judge_path=None, judge_steps=200, inception_weights=None, realism=True, max_fields=None,
                  realism_options=None, diversity_masks=4):
-    """Evaluate RUN_DIR/generator.keras on `split` of `shards`; returns the results dict.
+    """Evaluate RUN_DIR/generator.keras (or the `.keras` file `run_dir` names) on `split` of
+    `shards`; returns the results dict.
 
     Args:
         realism: also measure realism on whole fields (Inception, C2ST, cell features, spectra,
@@ -118,9 +128,11 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     from cig_k3.evaluation.segmentation import mask_consistency
     from cig_k3.export import load_generator
 
-    run_dir = Path(run_dir)
-    out = Path(out or run_dir / "evaluation")
-    generator = load_generator(run_dir / "generator.keras")
+    model = Path(run_dir)
+    generator_path = model if model.suffix == ".keras" else model / "generator.keras"
+    run_dir = generator_path.parent  # where the run's config.json sits, if it has one
+    out = Path(out or default_out(model))
+    generator = load_generator(generator_path)
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     crop = crop or config.get("data", {}).get("crop", 128)
     masks = read_manifest(shards)["task"] == "mask2image"  # virtual staining shards hold no instance masks

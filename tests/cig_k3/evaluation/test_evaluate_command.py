@@ -19,19 +19,23 @@ def test_evaluate_virtual_staining(tmp_path, with_judge):
     run = tmp_path / "run"
     run.mkdir()
     generator = build_generator("unet", in_channels=3, out_channels=2, base_filters=4, depth=2, max_filters=8)
-    generator.save(run / "generator.keras")
+    # Without a judge, the model is given as a generator file named otherwise (as a user
+    # compares several): its report goes beside it, to NAME_evaluation.
+    model = run if with_judge else run / "candidate.keras"
+    generator.save(model if not with_judge else run / "generator.keras")
     judge = None
     if with_judge:
         judge = tmp_path / "judge.keras"
         build_segmenter(base_filters=4, depth=2).save(judge)
-    results = evaluate_run(run, shards, split="test", crop=32, samples=2, judge_path=judge, realism=False)
+    results = evaluate_run(model, shards, split="test", crop=32, samples=2, judge_path=judge, realism=False)
     assert results["n_images"] == 4
     assert {"psnr_mean/c0", "psnr_mean/c1", "ssim_mean/c1", "pearson_mean/c0"} <= set(results["paired"])
     assert "mask_consistency" not in results
     assert ("mask_fidelity_fid" in results["headline"]) == with_judge
     if with_judge:
         assert "channel 0" in results["mask_fidelity"]["features"]
-    saved = json.loads((run / "evaluation" / "results.json").read_text())
+    report = run / ("evaluation" if with_judge else "candidate_evaluation")
+    saved = json.loads((report / "results.json").read_text())
     assert saved["headline"]["n_images"] == 4
 
 

@@ -55,6 +55,9 @@ def add_arguments(parser):
     group = parser.add_argument_group("job")
     group.add_argument("--shard-size", type=_whole, default=64, help="samples per shard (default 64)")
     group.add_argument("--workers", type=_whole, default=1, help="reader processes (default 1)")
+    group.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="run one Dask task per shard instead: local, local:N (a LocalCluster of N "
+                            "processes) or a scheduler address (tcp://host:8786); same bytes as without")
     group.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                        help="fail: stop at the first bad file, write nothing; skip: leave it out, list it")
     group.add_argument("--max-pixels", type=_whole, default=None,
@@ -76,7 +79,7 @@ def run(args):
     )
     if args.max_pixels is not None:
         options["max_pixels"] = args.max_pixels
-    prepare(args.source, args.out, workers=args.workers, overwrite=args.overwrite,
+    prepare(args.source, args.out, workers=args.workers, overwrite=args.overwrite, dask=args.dask,
             progress=False if args.no_progress else None, **options)
     return 0
 

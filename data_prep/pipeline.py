@@ -1,6 +1,8 @@
 """`prepare`: a source -> train/val/test WebDataset shards + manifest.json.
 
-The job runs in two passes over the fields, each spread over `workers` processes:
+The job runs in two passes over the fields, each spread over `workers` local processes
+(`data_prep.local_pool`) or, with `dask=ADDRESS`, over a Dask cluster, one task per output
+shard (`data_prep.cluster`); the tars and the manifest are the same bytes either way:
 1. check: read and validate every field (skipped for the synthetic source, valid by
    construction). With on_error="fail" the first problem (in key order) stops the job
    before any shard is written; with "skip" the field is left out and listed in the manifest.
@@ -11,18 +13,15 @@ Reading twice costs a little time and keeps memory flat: no encoded sample waits
 validation of the others.
 """
 
+import contextlib
 import functools
 import logging
-import multiprocessing
 import re
-import sys
-import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from data_prep import labels, schema, sharding, splits as splits_module, stats, validate
+from data_prep.local_pool import parallel_map
 from data_prep.sources import FolderPairs, StackTiles, Synthetic
 
 log = logging.getLogger(__name__)
@@ -97,50 +96,6 @@ def open_source(source, options):
             raise ValueError("--splits does not apply to virtual_staining: tiles are split by quadrant.")
         return StackTiles(source, options.input, options.targets, options.tile, options.max_pixels)
     return FolderPairs(source, options.max_pixels, options.channels)
-
-
-# The pool initializer hands each worker process its task once (source and parameters), so
-# that a source can keep what it has read (a stack cut into many tiles) between fields.
-_WORKER_TASK = {}
-
-
-def _init_worker(task):
-    _WORKER_TASK["run"] = task
-
-
-def _run_in_worker(item):
-    return _WORKER_TASK["run"](item)
-
-
-def _pool_context():
-    """fork (fast: nothing to re-import) unless threads run here, e.g. when a training
-    process with TensorFlow or PyTorch loaded calls prepare: forking those can deadlock."""
-    methods = multiprocessing.get_all_start_methods()
-    # tqdm's monitor thread only sleeps and wakes bars: it holds nothing a child could need.
-    threads = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name != "tqdm_monitor"]
-    if "fork" in methods and not threads:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-def _parallel_map(task, items, workers, progress, description):
-    """Ordered map of `task` over `items`, in `workers` processes, with a progress bar."""
-    bar = tqdm(total=len(items), desc=description, unit="field", file=sys.stderr,
-               disable=None if progress is None else not progress, leave=False)
-    try:
-        if workers <= 1 or len(items) <= 1:
-            for item in items:
-                yield task(item)
-                bar.update()
-            return
-        with _pool_context().Pool(min(workers, len(items)), initializer=_init_worker, initargs=(task,)) as pool:
-            # chunksize 1 keeps neighbouring tiles of a stack on few workers' caches and
-            # the memory held by finished-but-unwritten results small.
-            for result in pool.imap(_run_in_worker, items, chunksize=1):
-                yield result
-                bar.update()
-    finally:
-        bar.close()
 
 
 def _problem_path(field):
@@ -256,7 +211,16 @@ def _existing_result(out_dir, source_text, record, overwrite):
     return None
 
 
-def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, **options):
+def _cluster(stack, address):
+    """A Dask client for `--dask ADDRESS` (closed with `stack`), or None for local processes."""
+    if address is None:
+        return None
+    from data_prep import cluster
+
+    return stack.enter_context(cluster.dask_client(address))
+
+
+def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, dask=None, **options):
     """Prepare `source` (a folder, or "synthetic") into shards and a manifest in `out_dir`.
 
     Args:
@@ -265,6 +229,9 @@ def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, **opt
         workers: processes that read, check and encode fields; the output never depends on it.
         progress: show progress bars (None: only on a terminal).
         overwrite: replace a data set prepared in `out_dir` with other options.
+        dask: run the work as Dask tasks, one per output shard (`data_prep.cluster`): "local",
+            "local:N" (a LocalCluster of N processes) or a scheduler address; the output is
+            byte-identical to the local path's. None: `workers` local processes.
         **options: the fields of `PrepareOptions`.
 
     Returns:
@@ -285,7 +252,7 @@ def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, **opt
     skipped = []
     _take_problems(problems, options, skipped)
     out_dir = sharding.prepare_output_dir(out_dir)
-    with sharding.OutputLock(out_dir):
+    with sharding.OutputLock(out_dir), contextlib.ExitStack() as stack:
         record = options.record()
         record["source_digest"] = data_source.digest()
         finished = _existing_result(out_dir, source_text, record, overwrite)
@@ -293,16 +260,24 @@ def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, **opt
             log.info("%s already holds this data set (same source and options); nothing to do.", out_dir)
             return finished
 
+        client = _cluster(stack, dask)
         infos = {}
         if data_source.needs_validation:
             checked = []
             task = functools.partial(check_field, data_source, options)
-            for status, subject, detail in _parallel_map(task, fields, workers, progress, "check"):
-                if status == "error":
-                    _take_problems([(subject, detail)], options, skipped)
-                else:
-                    checked.append(subject)
-                    infos[subject.key] = detail
+            if client is None:
+                results = parallel_map(task, fields, workers, progress, "check")
+            else:
+                from data_prep import cluster
+
+                results = cluster.check_fields(client, task, fields, options.shard_size)
+            with contextlib.closing(results):  # a first error stops the pool or the tasks now
+                for status, subject, detail in results:
+                    if status == "error":
+                        _take_problems([(subject, detail)], options, skipped)
+                    else:
+                        checked.append(subject)
+                        infos[subject.key] = detail
             fields = checked
             fields = _check_consistency(fields, infos, options, skipped)
         if not fields:
@@ -320,7 +295,7 @@ def prepare(source, out_dir, *, workers=1, progress=None, overwrite=False, **opt
             "source_channels": list(getattr(data_source, "source_channels", [])),
             "sample_size": -(-stats.SAMPLE_BUDGET // max(counts["train"], 1)),
         }
-        manifest = _write_shards(data_source, params, by_split, options, out_dir, workers, progress)
+        manifest = _write_shards(data_source, params, by_split, options, out_dir, workers, progress, client)
         manifest.update(
             schema_version=schema.SCHEMA_VERSION,
             task=options.task,
@@ -365,7 +340,7 @@ def _check_consistency(fields, infos, options, skipped):
     return kept
 
 
-def _write_shards(data_source, params, by_split, options, out_dir, workers, progress):
+def _write_shards(data_source, params, by_split, options, out_dir, workers, progress, client=None):
     """Write every shard in (split, key) order; returns the manifest's splits and stats."""
     plan = sharding.plan_shards({s: len(v) for s, v in by_split.items()}, options.shard_size)
     # A stale manifest must not describe the shards being rewritten; partials are leftovers.
@@ -373,21 +348,12 @@ def _write_shards(data_source, params, by_split, options, out_dir, workers, prog
     for path in sharding.shard_files(out_dir):
         if path.name.endswith(sharding.PARTIAL_SUFFIX):
             path.unlink()
-    ordered = [f for split in schema.SPLITS for f in by_split[split]]
     task = functools.partial(encode_field, data_source, params)
-    results = _parallel_map(task, ordered, workers, progress, "write")
     running = {"raw": stats.RunningStats(), "source": stats.RunningStats()}
-    for split in schema.SPLITS:
-        fields = by_split[split]
-        for index, name in enumerate(plan[split]):
-            batch = []
-            for _ in fields[index * options.shard_size : (index + 1) * options.shard_size]:
-                key, members, summaries = next(results)
-                batch.append((key, members))
-                for kind, summary in summaries.items():
-                    running[kind].merge(summary)
-            sharding.write_shard(out_dir / name, batch)
-    results.close()
+    if client is not None:
+        _write_on_cluster(client, task, by_split, plan, options.shard_size, out_dir, running)
+    else:
+        _write_locally(task, by_split, plan, options.shard_size, out_dir, running, workers, progress)
     wanted = {name for names in plan.values() for name in names}
     for path in sharding.shard_files(out_dir):
         if _SHARD_NAME.match(path.name) and path.name not in wanted:
@@ -399,3 +365,32 @@ def _write_shards(data_source, params, by_split, options, out_dir, workers, prog
         "splits": {s: {"count": len(by_split[s]), "shards": plan[s]} for s in schema.SPLITS},
         "stats": data_stats,
     }
+
+
+def _write_locally(task, by_split, plan, shard_size, out_dir, running, workers, progress):
+    """Fields encoded by `workers` processes; this process writes each shard in turn."""
+    ordered = [f for split in schema.SPLITS for f in by_split[split]]
+    results = parallel_map(task, ordered, workers, progress, "write")
+    for split in schema.SPLITS:
+        fields = by_split[split]
+        for index, name in enumerate(plan[split]):
+            batch = []
+            for _ in fields[index * shard_size : (index + 1) * shard_size]:
+                key, members, summaries = next(results)
+                batch.append((key, members))
+                for kind, summary in summaries.items():
+                    running[kind].merge(summary)
+            sharding.write_shard(out_dir / name, batch)
+    results.close()
+
+
+def _write_on_cluster(client, task, by_split, plan, shard_size, out_dir, running):
+    """One Dask task per shard; the summaries merge in the local path's (split, key) order."""
+    from data_prep import cluster
+
+    jobs = [(name, by_split[split][index * shard_size : (index + 1) * shard_size])
+            for split in schema.SPLITS for index, name in enumerate(plan[split])]
+    for summaries in cluster.write_shards(client, task, out_dir, jobs):
+        for summary in summaries:
+            for kind, value in summary.items():
+                running[kind].merge(value)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class AttentionFusion(keras.layers.Layer):
     """output = (1 - attention) * source + attention * prediction.
 

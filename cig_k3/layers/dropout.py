@@ -3,6 +3,7 @@
 import keras
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class MCDropout(keras.layers.Layer):
     """Dropout whose noise can be kept at inference for Monte-Carlo sampling.
 

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class ImagePool(keras.layers.Layer):
     """Returns a batch in which each fake is, once the pool is full, swapped with probability
     1/2 for one generated earlier (and the fake takes its place in the pool).

@@ -13,6 +13,7 @@ def _param_free_norm(kind, name):
     raise ValueError(f"unknown SPADE normalization {kind!r}; choose 'batch' or 'instance'")
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class SPADE(keras.layers.Layer):
     """out = norm(x) * (1 + gamma(label)) + beta(label), norm without learned affine.
 
@@ -76,6 +77,7 @@ class SPADE(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class SPADEResBlock(keras.layers.Layer):
     """GauGAN's residual block: two (SPADE - LeakyReLU(0.2) - conv3x3) and a shortcut that is
     (SPADE - conv1x1, no bias) when the width changes, the identity otherwise.
@@ -137,6 +139,7 @@ class SPADEResBlock(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class NearestDownsample(keras.layers.Layer):
     """Keep every `stride`-th pixel: nearest-neighbour resizing of a label map by an integer
     factor, exact for one-hot labels (no blending of classes) and shape-agnostic."""

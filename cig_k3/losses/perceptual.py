@@ -89,6 +89,7 @@ def vgg16_features(weights, channels=3, layers=("block3_conv3",)):
     return model
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class _VGGInput(keras.layers.Layer):
     """[-1, 1] images -> Caffe-style VGG input: 3 channels, BGR, 0-255 minus ImageNet means."""
 

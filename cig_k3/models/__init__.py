@@ -1,4 +1,6 @@
-"""Model registry. Explicit dicts, loud failures; nothing registers itself at import."""
+"""Model registry. Explicit dicts, loud failures. The one registration at import is Keras' own
+(`register_keras_serializable(package="cig_k3")` on each class), so that
+`keras.saving.load_model(path)` finds CIG classes without `custom_objects`."""
 
 from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, SubpixelUpsampling
 from cig_k3.layers.attention import AttentionFusion

@@ -10,6 +10,7 @@ from cig_k3.layers.dilated import dilated_bottleneck
 IDENTITY_PATHS = ("projection", "input")
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class AttentionGenerator(keras.Model):
     """One encoder, two decoders: an image decoder (tanh) and an attention decoder (sigmoid
     mask), fused as  output = (1 - attention) * source + attention * prediction.
@@ -151,6 +152,7 @@ class AttentionGenerator(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class UNetDiscriminator(keras.Model):
     """A U-Net that judges (condition, image) pairs pixel by pixel: one logit per pixel.
 

@@ -35,6 +35,7 @@ def _downsample(x, image_size, base_filters, max_filters, norm, prefix):
     return x
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class DCGANGenerator(keras.Model):
     """DCGAN generator: a noise vector (and optionally a class) to an image in [-1, 1].
 
@@ -102,6 +103,7 @@ class DCGANGenerator(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class DCGANDiscriminator(keras.Model):
     """DCGAN discriminator: an image (with a class, or with a code z) to one real/fake logit.
 
@@ -182,6 +184,7 @@ class DCGANDiscriminator(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class DCGANEncoder(keras.Model):
     """BiGAN encoder E(x) -> z: the discriminator's convolutional path, ending in a
     Conv(4x4, valid) to `latent_dim` linear outputs.

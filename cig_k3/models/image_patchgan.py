@@ -5,6 +5,7 @@ import keras
 from cig_k3.layers import normalization
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class ImagePatchGANDiscriminator(keras.Model):
     """PatchGAN without a condition input, for unpaired translation.
 

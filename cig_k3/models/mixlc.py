@@ -20,6 +20,7 @@ def _encoder_decoder(x, filters, norm, dropout, dropout_layers, seed, name):
     return conv_block(x, filters[0], 4, strides=2, norm=norm, transpose=True, name=f"{name}_out")
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class MixLCGenerator(keras.Model):
     """Two branches: `raw_net` sees a raw image, `label_net` a label map; their outputs are
     concatenated and go through `output_net`, one residual block and one convolutional
@@ -95,6 +96,7 @@ class MixLCGenerator(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class MixLCDiscriminator(keras.Model):
     """An 8x8-patch real/fake map plus an auxiliary per-pixel classifier (ACGAN).
 

@@ -5,6 +5,7 @@ import keras
 from cig_k3.layers.blocks import conv_block
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class MultiScaleDiscriminator(keras.Model):
     """`num_scales` PatchGAN discriminators on the (condition, image) pair at 1x, 1/2x,
     1/4x, ... (3x3 average pooling, stride 2, between scales), each returning its

@@ -5,6 +5,7 @@ import keras
 from cig_k3.layers.blocks import conv_block, output_conv, residual_block
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class Pix2PixHDGenerator(keras.Model):
     """G1, a global ResNet generator run at half resolution, and G2, a local enhancer.
 

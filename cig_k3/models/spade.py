@@ -6,6 +6,7 @@ from cig_k3.layers.blocks import output_conv
 from cig_k3.layers.spade import NearestDownsample, SPADEResBlock
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class SPADEGenerator(keras.Model):
     """Label map -> image through SPADE residual blocks, coarse to fine.
 

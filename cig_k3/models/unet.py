@@ -6,6 +6,7 @@ from cig_k3.layers import MCDropout, normalization, upsampling
 from cig_k3.layers.noise import LatentCode, NoiseInjection
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class UNetGenerator(keras.Model):
     """U-Net: strided-convolution encoder, upsampling decoder, skip connections.
 

@@ -1,10 +1,12 @@
 """The attention-guided GAN of seed 002: adversarial + L1 + identity losses."""
 
+import keras
 from keras import ops
 
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class AttentionGAN(Pix2PixGAN):
     """Pix2PixGAN for `AttentionGenerator` with a per-pixel (U-Net) discriminator.
 

@@ -1,5 +1,6 @@
 """BiGAN / ALI: an encoder E(x) -> z learnt with G, and a discriminator on (x, z) pairs."""
 
+import keras
 from keras import ops
 
 from cig_k3.models import DCGANEncoder
@@ -7,6 +8,7 @@ from cig_k3.training.gan import Phase
 from cig_k3.training.gans.dcgan import DCGAN
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class BiGAN(DCGAN):
     """D tells (x, E(x)) from (G(z), z); G and E are updated together to fool it.
 

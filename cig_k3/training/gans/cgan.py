@@ -2,6 +2,7 @@
 
 import logging
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -34,6 +35,7 @@ def thresholds_from_stream(stream, batches, num_classes=3):
     return [float(q) for q in np.quantile(fractions, np.arange(1, num_classes) / num_classes)]
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class ClassConditionalGAN(DCGAN):
     """A DCGAN whose generator and discriminator also take a one-hot class.
 

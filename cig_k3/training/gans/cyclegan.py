@@ -8,6 +8,7 @@ from cig_k3.training.gan import GAN, Phase
 from cig_k3.training.gans.dcgan import intensity_gap
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class CycleGAN(GAN):
     """G: A -> B and F: B -> A, judged by D_B and D_A, with cycle and identity losses.
 

@@ -13,6 +13,7 @@ def intensity_gap(real, fake):
     return ops.abs(ops.mean(real) - ops.mean(fake)) + ops.abs(ops.std(real) - ops.std(fake))
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class DCGAN(GAN):
     """Generator G(z) and discriminator D(x) trained with the non-saturating GAN loss.
 

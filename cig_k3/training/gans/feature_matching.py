@@ -2,6 +2,7 @@
 
 import logging
 
+import keras
 from keras import ops
 
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
@@ -10,6 +11,7 @@ from cig_k3.training.gans.pix2pix import Pix2PixGAN
 log = logging.getLogger(__name__)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class FeatureMatchingGAN(Pix2PixGAN):
     """Pix2PixGAN for a `MultiScaleDiscriminator` (a list over scales of [features...,
     logits]).

@@ -17,6 +17,7 @@ def auxiliary_cross_entropy(label, logits):
     return ops.mean(keras.losses.categorical_crossentropy(label, ops.cast(logits, "float32"), from_logits=True))
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class MixLCGAN(Pix2PixGAN):
     """Pix2PixGAN for `MixLCGenerator` + `MixLCDiscriminator` on mixing batches.
 

@@ -1,6 +1,7 @@
 """Pix2PixGAN: a conditional generator and a conditional (PatchGAN) discriminator, the GAN
 of the cig and pix2pix presets and the base of the other mask -> image systems."""
 
+import keras
 from keras import ops
 
 from cig_k3.evaluation import metrics as image_metrics
@@ -8,6 +9,7 @@ from cig_k3.layers import sampling
 from cig_k3.training.gan import GAN, Phase
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class Pix2PixGAN(GAN):
     """Generator + conditional discriminator, trained together with `fit` on any backend.
 

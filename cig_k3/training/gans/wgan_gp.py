@@ -8,6 +8,7 @@ from cig_k3.training.gan import Phase
 from cig_k3.training.gans.dcgan import DCGAN, intensity_gap
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class WGANGP(DCGAN):
     """Wasserstein GAN with gradient penalty, on the DCGAN networks.
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 LOAD_AND_PREDICT = """
-import sys, numpy as np, keras
-from cig_k3.models import CUSTOM_OBJECTS
-model = keras.saving.load_model(sys.argv[1], custom_objects=CUSTOM_OBJECTS, safe_mode=True)
+import sys, numpy as np, cig_k3, keras
+# The Keras way, no custom_objects: importing cig_k3 registers its classes (issue 16).
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
 data = np.load(sys.argv[2])
 inputs = data["x"] if "x" in data.files else {key: data[key] for key in data.files}
 np.save(sys.argv[3], keras.ops.convert_to_numpy(model(inputs, training=False)))

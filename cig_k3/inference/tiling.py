@@ -55,6 +55,13 @@ def _reflect_pad(image, height, width):
     return np.pad(image, pad, mode=mode)
 
 
+def count_calls(height, width, tile, overlap, multiple, batch_size=1):
+    """How many times `predict_tiled` calls `fn` for an H x W field (for progress bars)."""
+    padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
+    tiles = len(_layout(padded_height, tile, overlap, multiple)[1]) * len(_layout(padded_width, tile, overlap, multiple)[1])
+    return 1 if tiles == 1 else -(-tiles // batch_size)
+
+
 def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
     """Run `fn` over `image` in overlapping tiles and blend the results.
 

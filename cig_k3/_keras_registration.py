@@ -5,7 +5,8 @@ package="cig_k3")`; the registration happens when its module is imported. Import
 modules imports Keras and its backend (seconds), which `import cig_k3` must not do: the CLI
 picks when Keras loads, and `cig prepare` never loads it. So `register_when_keras_loads()`
 imports them now if Keras is loaded already, and otherwise puts a finder on `sys.meta_path`
-that lets the first `import keras` run as usual and then imports them, once.
+that lets imports run as usual and imports them, once, after the first import that leaves
+Keras loaded and no CIG module half-imported.
 
 Example:
     >>> import cig_k3  # cheap: Keras is not imported
@@ -35,11 +36,27 @@ def register():
         importlib.import_module(name)
 
 
-class _RegisteringLoader(importlib.abc.Loader):
-    """Keras' own loader, followed by `register()` once Keras' package has run."""
+def _importing(name):
+    """True while module `name` runs its import (it is in sys.modules but not finished)."""
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
-    def __init__(self, loader):
+
+def _ready(finished):
+    """Keras is loaded and no CIG module is half-imported (`finished` has just run its body):
+    importing the registering modules now cannot meet a partially initialised one."""
+    if "keras" not in sys.modules or (finished != "keras" and _importing("keras")):
+        return False
+    return not any(_importing(name) for name in list(sys.modules)
+                   if name != finished and (name == "cig_k3" or name.startswith("cig_k3.")))
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    """A module's own loader, then `register()` as soon as that is safe."""
+
+    def __init__(self, loader, finder):
         self.loader = loader
+        self.finder = finder
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
@@ -48,22 +65,31 @@ class _RegisteringLoader(importlib.abc.Loader):
         # Hand the module its real loader first: resource readers and reloads use that.
         module.__spec__.loader = module.__loader__ = self.loader
         self.loader.exec_module(module)
-        register()
+        if self.finder in sys.meta_path and _ready(module.__name__):
+            _remove(self.finder)
+            register()
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: for `keras` it asks the other finders and wraps the loader."""
+    """Finds nothing itself: for Keras and for CIG's own modules it asks the other finders
+    and wraps the loader, so that `register()` runs after the first import that leaves Keras
+    loaded and no CIG module half-imported. A CIG module that imports Keras first (`from
+    cig_k3.models import UNetGenerator` before `import keras`) thus registers everything once
+    its own import is done, not in the middle of it."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" and not fullname.startswith("cig_k3."):
             return None
-        # Off the path before searching, so that the search does not come back here, and
-        # so that this runs for the first import of Keras only.
-        _remove(self)
-        spec = importlib.util.find_spec(fullname)
+        # Off the path while searching, so that the search does not come back here.
+        index = sys.meta_path.index(self)
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(index, self)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _RegisteringLoader(spec.loader)
+        spec.loader = _RegisteringLoader(spec.loader, self)
         return spec
 
 
@@ -73,9 +99,8 @@ def _remove(finder):
 
 
 def register_when_keras_loads():
-    """Register CIG's classes now if Keras is imported, else right after it is."""
-    keras = sys.modules.get("keras")
-    if keras is not None and not getattr(getattr(keras, "__spec__", None), "_initializing", False):
+    """Register CIG's classes now if Keras is loaded, else as soon as it is."""
+    if "keras" in sys.modules and not _importing("keras"):
         register()
         return
     if not any(isinstance(finder, _AfterKerasImport) for finder in sys.meta_path):

@@ -14,7 +14,7 @@ import tempfile
 # Python warnings and errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-COMMANDS = ("prepare", "train", "evaluate", "export", "generate", "masks", "main")
+COMMANDS = ("prepare", "train", "evaluate", "export", "generate", "masks", "main", "register")
 # Commands that never load a model, so never import Keras.
 _NO_KERAS = ("prepare",)
 # TensorFlow's C++ start-up notes that TF_CPP_MIN_LOG_LEVEL does not silence (absl logs

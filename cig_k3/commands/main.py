@@ -28,6 +28,8 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=integer, default=0)
     parser.add_argument("--tracking", choices=("mlflow", "none"), default="mlflow")
     parser.add_argument("--export-format", default="onnx", choices=("keras", "savedmodel", "onnx", "none"))
+    parser.add_argument("--register", default=None, metavar="NAME",
+                        help="register the generator as a new version of MLflow model NAME (alias candidate)")
     parser.set_defaults(func=run)
     return parser
 
@@ -40,6 +42,8 @@ def run(args):
     from cig_k3.config import config_from_preset
     from cig_k3.training.run import prepare_run, train
 
+    if getattr(args, "register", None) and args.tracking != "mlflow":
+        raise ValueError("--register needs --tracking mlflow: only a tracked run has a model to register")
     out = Path(args.out)
     shards = out / "shards"
     given = {"crop": args.crop, "batch_size": args.batch_size}  # None: the preset's own
@@ -61,6 +65,10 @@ def run(args):
         result = train(config, callbacks=callbacks, prepared=prepared)
         report = _evaluate(result.run_dir, shards, tracked)
         _export(result.run_dir, args.export_format, tracked)
+        if getattr(args, "register", None) and tracked is not None:
+            from cig_k3.commands.register import register
+
+            register(tracked.run_id, args.register)
     finally:
         if finish is not None:
             finish()

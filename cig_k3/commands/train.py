@@ -44,6 +44,8 @@ def add_arguments(parser):
     parser.add_argument("--tracking", choices=("mlflow", "none"), default="mlflow",
                         help="log the run to MLflow (MLFLOW_TRACKING_URI) or not")
     parser.add_argument("--run-name", default=None, help="MLflow run name (default says what differs)")
+    parser.add_argument("--register", default=None, metavar="NAME",
+                        help="register the trained generator as a new version of MLflow model NAME (alias candidate)")
 
 
 def add_parser(subparsers):
@@ -118,6 +120,8 @@ def run(args):
     from cig_k3.training.run import prepare_run, train
 
     config = config_from_args(args)
+    if getattr(args, "register", None) and args.tracking != "mlflow":
+        raise ValueError("--register needs --tracking mlflow: only a tracked run has a model to register")
     # Every check (data, channels, the GAN built for them) before the run folder and the MLflow run exist.
     prepared = prepare_run(config, resume=args.resume)
     callbacks, finish = [], None
@@ -127,6 +131,10 @@ def run(args):
         callbacks, finish = tracking.training_callbacks(config, run_dir=config.out, run_name=args.run_name)
     try:
         result = train(config, resume=args.resume, callbacks=callbacks, prepared=prepared)
+        if getattr(args, "register", None) and callbacks:
+            from cig_k3.commands.register import register
+
+            register(callbacks[0].run.run_id, args.register)
     finally:
         if finish is not None:
             finish()

@@ -1,6 +1,10 @@
 """`MLflowCallback`: loss terms per step, validation per epoch, sample grids, curves, model;
 and `training_callbacks`, which starts the run and hands `cig train` the callback.
 
+Sample grids are logged as images with a key and a step (`MlflowClient.log_image`), so the
+UI's image view slides through training; the generator becomes a LoggedModel at the end,
+with the last epoch's metrics linked to it.
+
 Converting a device value to a Python float waits for the device, so the callback keeps
 the step's logs untouched except every `log_every` steps, converts only then, and sends
 the metrics of one interval in a single `MlflowClient.log_batch` call.
@@ -11,7 +15,7 @@ warns once and stops logging; training and its local checkpoints go on.
 
 import json
 import logging
-import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -20,11 +24,13 @@ import keras
 import numpy as np
 from mlflow.entities import Metric
 
-from cig_k3.tracking import runs
+from cig_k3.tracking import models, runs
 
 logger = logging.getLogger(__name__)
 
 VALIDATION_PREFIX = "val_"
+SAMPLES_KEY = "samples"  # the image key of the sample grids in the UI
+_SAMPLE_STEP = re.compile(r"step_(\d+)")  # samples/epoch_001_step_0000100.png (training/callbacks.py)
 
 
 class MLflowCallback(keras.callbacks.Callback):
@@ -59,6 +65,7 @@ class MLflowCallback(keras.callbacks.Callback):
         self._interval_start = None
         self._interval_steps = 0
         self._optimizers_logged = False
+        self._final_epoch = None  # (values, step) of the last epoch, held until the model is logged
         self.finished = False  # set when on_train_end ran
 
     # -- Keras hooks --------------------------------------------------------------------------
@@ -102,7 +109,12 @@ class MLflowCallback(keras.callbacks.Callback):
         values = {key: value for key, value in logs.items() if key.startswith(VALIDATION_PREFIX)}
         values.update({f"epoch_{key}": value for key, value in logs.items() if not key.startswith(VALIDATION_PREFIX)})
         values["epoch"] = epoch + 1
-        self._log(values, self.step)
+        if self.log_model and epoch + 1 >= int((self.params or {}).get("epochs") or 0) > 0:
+            # The last epoch's metrics are logged once the generator is a logged model, so
+            # that they are linked to it (and appear once in the run's history).
+            self._final_epoch = (values, self.step)
+        else:
+            self._log(values, self.step)
         self._log_new_samples()
 
     def on_train_end(self, logs=None):
@@ -110,13 +122,17 @@ class MLflowCallback(keras.callbacks.Callback):
         if self.disabled:
             return
         self._log_new_samples()
+        if self.log_model and self.model is not None:
+            generator = getattr(self.model, "generator", self.model)
+            self._safely(models.log_generator, self.run, generator, example_inputs(generator, self.sample_shape),
+                         step=self.step)
+        if self._final_epoch is not None:
+            self._log(*self._final_epoch)
+            self._final_epoch = None
         self._log_curves()
         history = self.run_dir / "history.json"
         if history.is_file():
             self._safely(runs.log_artifact, self.run, history)
-        if self.log_model and self.model is not None:
-            generator = getattr(self.model, "generator", self.model)
-            self._safely(runs.log_generator, self.run, generator, example_inputs(generator, self.sample_shape))
 
     # -- Helpers ------------------------------------------------------------------------------
     def _log(self, values, step):
@@ -124,7 +140,9 @@ class MLflowCallback(keras.callbacks.Callback):
         for key, value in values.items():
             self.history.setdefault(key, []).append((step, value))
         now = int(time.time() * 1000)
-        metrics = [Metric(key, value, now, step) for key, value in values.items()]
+        model_id = getattr(self.run, "model_id", None)  # set once the generator is a logged model
+        metrics = [Metric(key, value, now, step, model_id=model_id, run_id=self.run.run_id)
+                   for key, value in values.items()]
         if metrics:
             self._safely(self.run.client.log_batch, self.run.run_id, metrics=metrics)
 
@@ -133,8 +151,26 @@ class MLflowCallback(keras.callbacks.Callback):
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("*.png")):
-            if path.name not in self._logged_samples and self._safely(runs.log_artifact, self.run, path, "samples"):
+            if path.name in self._logged_samples:
+                continue
+            if self._safely(runs.log_artifact, self.run, path, "samples") and self._log_image(path):
                 self._logged_samples.add(path.name)
+
+    def _log_image(self, path):
+        """The grid as a stepped image (key `samples`); a file that is not an image is
+        kept as an artifact only."""
+        from PIL import Image, UnidentifiedImageError
+
+        found = _SAMPLE_STEP.search(path.stem)
+        step = int(found.group(1)) if found else self.step
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert("RGB") if opened.mode not in ("L", "RGB", "RGBA") else opened.copy()
+        except (OSError, UnidentifiedImageError) as error:
+            logger.warning("%s is not an image MLflow can show: %s", path, error)
+            return True
+        return self._safely(self.run.client.log_image, self.run.run_id, image, key=SAMPLES_KEY, step=step,
+                            synchronous=True)
 
     def _log_curves(self):
         path = self.run_dir / "loss_curves.png"
@@ -232,8 +268,8 @@ def write_loss_curves(history, path, history_file=None):
     return True
 
 
-def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experiment="cig", log_every=10,
-                       augmentation=None):
+def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experiment=runs.DEFAULT_EXPERIMENT,
+                       log_every=10, augmentation=None):
     """What `cig train` needs: ([MLflowCallback], finish).
 
     Starts the run (`start_run`, manifest read from the config's shard folder) and returns
@@ -256,6 +292,7 @@ def training_callbacks(config, run_dir, run_name=None, tracking_uri=None, experi
     callback = MLflowCallback(run, log_every=log_every, batch_size=config.data.batch_size)
 
     def finish():
+        run.stop_system_metrics()
         if callback.disabled:
             return
         try:

@@ -1,6 +1,7 @@
 import json
 import os
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -67,7 +68,10 @@ def data(count=6):
 
 @pytest.fixture
 def store(tmp_path):
-    return f"sqlite:///{tmp_path / 'mlruns.db'}"
+    """A sqlite store whose `cig` experiment keeps artifacts and models in tmp_path."""
+    from tests.cig_k3.tracking.conftest import new_store
+
+    return new_store(tmp_path / "store")
 
 
 def test_start_run_params_tags_artifacts(tmp_path, store):
@@ -113,11 +117,13 @@ def test_callback_logs_steps_epochs_samples_model(tmp_path, store):
     assert [m.step for m in client.get_metric_history(run.run_id, "val_loss")] == [3, 6]
     assert client.get_metric_history(run.run_id, "images_per_second")[0].value > 0
     top = {a.path for a in client.list_artifacts(run.run_id)}
-    assert {"samples", "loss_curves.png", "history.json", "model"} <= top
+    assert {"samples", "loss_curves.png", "history.json"} <= top
     assert "samples/epoch-001.png" in {a.path for a in client.list_artifacts(run.run_id, "samples")}
-    assert "model/MLmodel" in {a.path for a in client.list_artifacts(run.run_id, "model")}
-    mlmodel = client.download_artifacts(run.run_id, "model/MLmodel", str(tmp_path))
-    assert "signature" in open(mlmodel).read()
+    # The model is an MLflow 3 LoggedModel of the run, not a run artifact.
+    (output,) = client.get_run(run.run_id).outputs.model_outputs
+    assert output.model_id == run.model_id and output.step == 6
+    model = client.get_logged_model(run.model_id)
+    assert "signature" in (Path(model.artifact_location.removeprefix("file://")) / "MLmodel").read_text()
 
 
 def test_store_failure_warns_once_and_training_goes_on(tmp_path, store):
@@ -136,6 +142,7 @@ def test_store_failure_warns_once_and_training_goes_on(tmp_path, store):
         warnings.simplefilter("always")
         history = tiny_model().fit(x, y, batch_size=2, epochs=2, callbacks=[MLflowCallback(run, log_every=1)],
                                    verbose=0)
+    run.stop_system_metrics()
     assert len(history.history["loss"]) == 2  # training finished
     mine = [w for w in caught if "MLflow logging stopped" in str(w.message)]
     assert len(mine) == 1 and len(calls) == 1

@@ -81,3 +81,33 @@ def test_each_precision_trains(precision):
     # Final activations stay float32.
     out = gan.generator(next(batches())[0])
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def test_diversity_term_rewards_the_distance_between_two_draws():
+    """g_div is the capped mean |G(c) - G'(c)| of two draws, subtracted from g_total; it is
+    0 with the term off, and outside training (no second draw)."""
+    generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=0, noise=True, seed=0)
+    for layer in generator.layers:
+        if "noise" in layer.name:
+            layer.scale.assign(np.ones(layer.scale.shape, "float32"))  # draws differ from the start
+    discriminator = PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same")
+    batch = tuple(keras.ops.convert_to_tensor(part) for part in next(batches()))
+
+    gan = Pix2PixGAN(generator, discriminator, l1_weight=10.0, diversity_weight=2.0, diversity_cap=10.0)
+    gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    losses, _ = gan.generator_losses(batch, training=True)
+    g_div = float(keras.ops.convert_to_numpy(losses["g_div"]))
+    assert g_div > 1e-3
+    expected = losses["g_adv"] + 10.0 * losses["g_l1"] - 2.0 * losses["g_div"]
+    assert float(keras.ops.convert_to_numpy(losses["g_total"])) == pytest.approx(
+        float(keras.ops.convert_to_numpy(expected)), rel=1e-5)
+    assert float(keras.ops.convert_to_numpy(gan.generator_losses(batch, training=False)[0]["g_div"])) == 0.0
+
+    capped = Pix2PixGAN(generator, discriminator, diversity_weight=2.0, diversity_cap=g_div / 10)
+    assert float(keras.ops.convert_to_numpy(capped.generator_losses(batch)[0]["g_div"])) == pytest.approx(g_div / 10)
+    off = Pix2PixGAN(generator, discriminator)
+    assert float(keras.ops.convert_to_numpy(off.generator_losses(batch)[0]["g_div"])) == 0.0
+    assert Pix2PixGAN.from_config(capped.get_config()).diversity_cap == pytest.approx(g_div / 10)
+
+    with pytest.raises(ValueError, match="diversity_weight"):
+        Pix2PixGAN(generator, discriminator, diversity_weight=-1.0)

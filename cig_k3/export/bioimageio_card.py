@@ -158,6 +158,7 @@ def readme(name, preset, manifest, config, metrics, channels_in, channels_out, s
         lines.append("This run was not evaluated (`cig evaluate` writes evaluation/results.json).")
     lines += ["", "## Use", "", "```python",
               "from bioimageio.core import load_model_description, predict",
-              "image = predict(model=load_model_description(\"package.zip\"), inputs=condition)",
+              "sample = predict(model=load_model_description(\"package.zip\"), inputs=condition)  # (1, H, W, C)",
+              "image = sample.members[\"image\"].data  # in the data's units",
               "```", ""]
     return "\n".join(lines)

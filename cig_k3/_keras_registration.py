@@ -58,6 +58,12 @@ class _RegisteringLoader(importlib.abc.Loader):
         self.loader = loader
         self.finder = finder
 
+    def __getattr__(self, name):
+        # Everything else (get_code for `python -m`, resource readers, ...) is the real loader's.
+        if name == "loader":  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
     def create_module(self, spec):
         return self.loader.create_module(spec)
 

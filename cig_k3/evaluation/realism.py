@@ -372,7 +372,7 @@ TABLE_ROWS = (
     ("C2ST CNN (pixels)", "c2st_cnn", "0.5"),
     ("cell-feature FD", "cell_fd", "lower"),
     ("spectral distance", "spectral_distance", "lower"),
-    ("checkerboard excess (log10)", "checkerboard_excess", "<= 0"),
+    ("checkerboard excess (dB)", "checkerboard_excess", "<= 0"),
     ("diversity ratio", "diversity_ratio", "higher"),
 )
 

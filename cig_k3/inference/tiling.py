@@ -55,8 +55,16 @@ def _reflect_pad(image, height, width):
     return np.pad(image, pad, mode=mode)
 
 
+def _check_tiling(tile, overlap, multiple):
+    if multiple < 1 or tile < multiple or tile % multiple:
+        raise ValueError(f"tile {tile} must be a positive multiple of the model's size multiple {multiple}")
+    if not 0 <= overlap <= tile // 2:
+        raise ValueError(f"overlap {overlap} must be between 0 and half the tile ({tile // 2})")
+
+
 def count_calls(height, width, tile, overlap, multiple, batch_size=1):
     """How many times `predict_tiled` calls `fn` for an H x W field (for progress bars)."""
+    _check_tiling(tile, overlap, multiple)
     padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
     tiles = len(_layout(padded_height, tile, overlap, multiple)[1]) * len(_layout(padded_width, tile, overlap, multiple)[1])
     return 1 if tiles == 1 else -(-tiles // batch_size)
@@ -84,10 +92,7 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3:
         raise ValueError(f"image must be H x W x C, got shape {image.shape}")
-    if multiple < 1 or tile < multiple or tile % multiple:
-        raise ValueError(f"tile {tile} must be a positive multiple of the model's size multiple {multiple}")
-    if not 0 <= overlap <= tile // 2:
-        raise ValueError(f"overlap {overlap} must be between 0 and half the tile ({tile // 2})")
+    _check_tiling(tile, overlap, multiple)
     height, width = image.shape[:2]
     padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
     padded = _reflect_pad(image, padded_height, padded_width)

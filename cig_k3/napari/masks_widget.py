@@ -25,15 +25,16 @@ def sample_masks_widget():
         call_button="Sample masks",
         shard_folder={"label": "like (shard folder)", "mode": "d",
                       "tooltip": "a shard folder with manifest.json, from cig prepare"},
-        count={"min": 1, "max": 1000},
+        # not `count`: a magicgui Container has a method of that name
+        number={"label": "count", "min": 1, "max": 1000},
         height={"min": 0, "max": 8192, "tooltip": "0: the size of the measured fields"},
         width={"min": 0, "max": 8192, "tooltip": "0: the size of the measured fields"},
         seed={"min": 0, "max": 2**31 - 1},
     )
-    def sample(viewer: napari.Viewer, shard_folder: Path = Path(""), count: int = 1, height: int = 0,
+    def sample(viewer: napari.Viewer, shard_folder: Path = Path(""), number: int = 1, height: int = 0,
                width: int = 0, seed: int = 0):
         request = {"shard_folder": str(shard_folder) if str(shard_folder) not in ("", ".") else "",
-                   "count": count, "height": height, "width": width, "seed": seed}
+                   "count": number, "height": height, "width": width, "seed": seed}
 
         @thread_worker(progress={"desc": "Sample masks"})
         def work():

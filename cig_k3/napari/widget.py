@@ -59,6 +59,8 @@ def generate_widget():
 
     @magicgui(
         call_button="Generate",
+        # not `labels`: a magicgui Container has an attribute of that name
+        labels_layer={"label": "labels"},
         model={"label": "model", "mode": "r", "filter": "*.keras",
                "tooltip": "a run folder (generator.keras + manifest.json) or a generator .keras file"},
         style={"tooltip": "the style image, for generators that draw in an image's style (MixLC)"},
@@ -67,8 +69,9 @@ def generate_widget():
         tile={"label": "tile size", "min": 16, "max": 4096, "step": 16},
         seed={"min": 0, "max": 2**31 - 1},
     )
-    def generate(viewer: napari.Viewer, labels: napari.layers.Labels, model: Path = Path(""),
+    def generate(viewer: napari.Viewer, labels_layer: napari.layers.Labels, model: Path = Path(""),
                  style: napari.layers.Image | None = None, samples: int = 1, tile: int = 256, seed: int = 0):
+        labels = labels_layer
         if labels is None:
             show_error("Generate from labels: add or choose a labels layer first.")
             return None
@@ -79,6 +82,7 @@ def generate_widget():
             return None
         request = {"model_path": str(model) if str(model) not in ("", ".") else "", "labels": labels.data,
                    "style": None if style is None else style.data, "samples": samples, "tile": tile, "seed": seed,
+                   "overlap": min(32, tile // 4),  # cig generate's default, kept below half a small tile
                    "labels_name": labels.name, "style_name": None if style is None else style.name}
         bar = progress(total=0, desc=f"Generate from {labels.name}")
 

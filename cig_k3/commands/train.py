@@ -117,6 +117,7 @@ def config_from_args(args):
 
 
 def run(args):
+    from cig_k3.training import multihost
     from cig_k3.training.run import prepare_run, train
 
     config = config_from_args(args)
@@ -125,7 +126,7 @@ def run(args):
     # Every check (data, channels, the GAN built for them) before the run folder and the MLflow run exist.
     prepared = prepare_run(config, resume=args.resume)
     callbacks, finish = [], None
-    if args.tracking == "mlflow":
+    if args.tracking == "mlflow" and multihost.is_chief():  # of several processes, one tracks
         from cig_k3 import tracking
 
         callbacks, finish = tracking.training_callbacks(config, run_dir=config.out, run_name=args.run_name)

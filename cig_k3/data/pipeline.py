@@ -8,6 +8,10 @@ Determinism:
   valid) batches, because each worker shuffles its own share of the shards: worker w of W
   reads shards w, w+W, ... of the epoch's shard order, and the main process takes samples
   from the workers in turn (round robin), whatever their speed.
+- Several training processes (multi-host data parallelism, `process=(p, P)`) split the
+  shards as workers do: process p's worker w is stream w * P + p of W * P, so process p reads
+  the shards at positions p, p + P, ... of the epoch's order, and a single process with
+  W * P workers and a P times larger batch sees the same samples in each batch.
 - Evaluation streams (split other than "train", or training=False) read shards and samples
   in file order, take centre crops and apply no augmentation; with workers they interleave
   shards round robin, so the order changes with the worker count but not the content.
@@ -67,6 +71,9 @@ class BatchStream:
         crops_per_field: crops taken from each decoded field (training); more crops per
             field save decoding time, the shuffle buffer spreads them apart.
         drop_remainder: with steps_per_epoch=None, drop a last partial batch.
+        process: (index, count) of this training process among `count` data-parallel
+            processes (`cig_k3.training.multihost`): it reads only its share of the shards,
+            and the shard count must divide by `count`. (0, 1): one process.
         start_method: multiprocessing start method of the workers. "forkserver" (default)
             is safe beside the threads of TensorFlow/JAX/torch; like "spawn" it needs the
             main script to be import-safe (`if __name__ == "__main__":`). "fork" starts
@@ -86,7 +93,7 @@ class BatchStream:
     def __init__(self, shard_dir, split="train", batch_size=4, crop=64, augment=None, seed=0,
                  workers=0, mixing=None, steps_per_epoch=None, shuffle_buffer=64, on_error="fail",
                  with_instances=False, mix_fraction=(0.25, 0.5), training=None, crops_per_field=1,
-                 drop_remainder=False, start_method="forkserver"):
+                 drop_remainder=False, start_method="forkserver", process=(0, 1)):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
         if batch_size < 1 or (steps_per_epoch is not None and steps_per_epoch < 1):
@@ -107,9 +114,15 @@ class BatchStream:
         urls = shard_urls(shard_dir, self.manifest, split)
         if not urls:
             raise ValueError(f"split {split!r} of {shard_dir} has no shards")
+        self.process_index, self.process_count = int(process[0]), int(process[1])
+        if self.process_count > 1 and len(urls) % self.process_count:
+            raise ValueError(
+                f"split {split!r} of {shard_dir} has {len(urls)} shards, which {self.process_count} training "
+                f"processes cannot share evenly; prepare it again with a --shard-size that gives a multiple "
+                f"of {self.process_count} shards")
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
-        self.workers = min(int(workers), len(urls))
+        self.workers = min(int(workers), len(urls) // self.process_count)
         if self.workers < workers:
             logger.warning("split %r has %d shards: using %d workers instead of %d",
                            split, len(urls), self.workers, workers)
@@ -179,7 +192,7 @@ class BatchStream:
         return item[2]
 
     def _items_in_process(self, epoch, endless):
-        for item in sample_stream(self.spec, epoch, 0, 1, endless):
+        for item in sample_stream(self.spec, epoch, self.process_index, self.process_count, endless):
             sample = self._handle(item)
             if sample is not None:
                 yield sample
@@ -191,7 +204,8 @@ class BatchStream:
             context.set_forkserver_preload(["cig_k3.data.sampling"])
         queues = [context.Queue(maxsize=2 * self.batch_size) for _ in range(self.workers)]
         processes = [context.Process(target=_worker_main, daemon=True,
-                                     args=(self.spec, epoch, worker, self.workers, endless, queues[worker]))
+                                     args=(self.spec, epoch, worker * self.process_count + self.process_index,
+                                           self.workers * self.process_count, endless, queues[worker]))
                      for worker in range(self.workers)]
         try:
             for process in processes:

@@ -115,3 +115,17 @@ def input_gradient(function, inputs):
     loss; the StatelessScope around it maps the variables `function` reads), for gradient
     penalties. `function` must not update state (no BatchNorm in training mode)."""
     return jax.grad(lambda x: jax.numpy.sum(function(x)))(inputs)
+
+
+def use_cpu_collectives():
+    """Cross-process collectives on CPU hosts through gloo (GPUs use NCCL regardless); set
+    before `jax.distributed.initialize`."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+
+
+def process_index():
+    return jax.process_index()
+
+
+def process_count():
+    return jax.process_count()

@@ -151,10 +151,14 @@ def sample_grid(columns, condition_is_label=True):
 class SampleGrid(keras.callbacks.Callback):
     """Saves condition | target | the GAN's `grid_columns` (for a conditional GAN,
     `num_samples` dropout samples) as a PNG every `every` steps (0: at each epoch end) into
-    RUN_DIR/samples/. `paths` lists what was written."""
+    RUN_DIR/samples/. `paths` lists what was written. With `writes=False` (training processes
+    other than the first) the grid is drawn, as every process must run the same computations
+    on shared variables, but not written."""
 
-    def __init__(self, run_dir, condition, target, counter, every=0, num_samples=3, condition_is_label=True):
+    def __init__(self, run_dir, condition, target, counter, every=0, num_samples=3, condition_is_label=True,
+                 writes=True):
         super().__init__()
+        self.writes = writes
         self.directory = Path(run_dir) / "samples"
         self.condition = condition
         self.target = target
@@ -172,6 +176,8 @@ class SampleGrid(keras.callbacks.Callback):
         # The GAN's own columns: dropout samples, attention masks, noise samples, translations.
         columns += self.model.grid_columns(self.condition, self.target, self.num_samples)
         grid = sample_grid(columns, self.condition_is_label)
+        if not self.writes:
+            return None
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"epoch_{epoch + 1:03d}_step_{self.counter.step:07d}.png"
         cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))

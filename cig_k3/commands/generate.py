@@ -28,6 +28,9 @@ def add_parser(subparsers):
     parser.add_argument("--as-shards", default=None, metavar="DIR",
                         help="also write the (image, mask) pairs as training shards into DIR")
     parser.add_argument("--shard-size", type=integer, default=64)
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="with --as-shards: one Dask task per shard (local, local:N or a scheduler address "
+                             "such as tcp://host:8786); the same files as without. Give paths every worker sees")
     parser.set_defaults(func=run)
     return parser
 
@@ -44,6 +47,8 @@ def run(args):
     if manifest.get("task", "mask2image") != "mask2image":
         raise ValueError(f"the model was trained for task {manifest.get('task')!r}; generate draws images from masks.")
     masks = list_masks(args.masks)
+    if args.dask:
+        return _run_on_dask(args, model_path, manifest, masks)
     model = load_generator(model_path)
     options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
                               mask_type=args.mask_type, batch_size=args.batch_size)
@@ -55,4 +60,25 @@ def run(args):
 
         written = write_generated_shards(results, manifest, args.as_shards, provenance, shard_size=args.shard_size)
         logger.info("wrote %d synthetic pairs as shards into %s", written["splits"]["train"]["count"], args.as_shards)
+    return 0
+
+
+def _run_on_dask(args, model_path, manifest, masks):
+    """`--dask`: the workers load the generator and write the TIFFs and shards themselves."""
+    from data_prep.cluster import dask_client
+    from cig_k3.export import run_id_of
+    from cig_k3.inference.factory import generate_shards, masks_per_shard
+    from cig_k3.inference.generate import GenerateOptions, Provenance
+
+    if not args.as_shards:
+        raise ValueError("--dask needs --as-shards DIR: it splits the work by output shard")
+    options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
+                              mask_type=args.mask_type, batch_size=args.batch_size)
+    masks_per_shard(args.shard_size, args.samples)  # a bad size stops before any cluster starts
+    provenance = Provenance(model=str(model_path.resolve()), run_id=run_id_of(model_path), seed=args.seed)
+    with dask_client(args.dask) as client:
+        written = generate_shards(client, model_path, manifest, masks, args.out, args.as_shards, options,
+                                  provenance, shard_size=args.shard_size)
+    logger.info("wrote %d synthetic pairs as shards into %s on Dask", written["splits"]["train"]["count"],
+                args.as_shards)
     return 0

@@ -21,6 +21,15 @@ def write_generated_shards(results, manifest, out_dir, provenance, shard_size=64
     that scale. Returns the manifest written.
     """
     out_dir = sharding.prepare_output_dir(out_dir)
+    samples = generated_samples(results, manifest, provenance)
+    names = sharding.plan_shards({split: len(samples)}, shard_size)[split]
+    for index, name in enumerate(names):
+        sharding.write_shard(out_dir / name, samples[index * shard_size:(index + 1) * shard_size])
+    return write_generated_manifest(out_dir, manifest, provenance, names, len(samples), split)
+
+
+def generated_samples(results, manifest, provenance):
+    """[(key, {member: bytes})] of the generated pairs in `results` (of `generate_folder`)."""
     samples = []
     for mask_path, label, instances, written in results:
         for image_path in written:
@@ -46,14 +55,16 @@ def write_generated_shards(results, manifest, out_dir, provenance, shard_size=64
             if instances is not None:
                 members[schema.INSTANCES] = sharding.encode_png(instances)
             samples.append((key, members))
-    names = sharding.plan_shards({split: len(samples)}, shard_size)[split]
-    for index, name in enumerate(names):
-        sharding.write_shard(out_dir / name, samples[index * shard_size:(index + 1) * shard_size])
+    return samples
+
+
+def write_generated_manifest(out_dir, manifest, provenance, names, count, split="train"):
+    """manifest.json of generated shards `names` holding `count` pairs; returns it."""
     written = {key: manifest.get(key) for key in schema.MANIFEST_KEYS}
     written.update({
         "schema_version": schema.SCHEMA_VERSION,
         "task": "mask2image",
-        "splits": {split: {"count": len(samples), "shards": names}},
+        "splits": {split: {"count": count, "shards": names}},
         "skipped": [],
         "source": "synthetic: cig generate",
         "synthetic": True,

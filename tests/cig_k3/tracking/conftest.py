@@ -29,7 +29,8 @@ def new_store(folder):
 
 def train_tiny(shards, out, store, backend=None, register=None, seed=0):
     """`cig train` of the tiny config (2 epochs of 2 steps) into `store`; in this process, or
-    in a fresh one when `backend` names another Keras backend. Returns the run's MLflow id."""
+    in a fresh one (the `cig` entry point) when `backend` names another Keras backend.
+    Returns the run's MLflow id."""
     import keras
 
     config = tiny_config(shards, out, epochs=EPOCHS, steps_per_epoch=STEPS, seed=seed)
@@ -41,8 +42,8 @@ def train_tiny(shards, out, store, backend=None, register=None, seed=0):
     environment = {"MLFLOW_TRACKING_URI": store, "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "0.5"}
     if backend and backend != keras.backend.backend():
         env = {**os.environ, **environment, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "1"}
-        done = subprocess.run([sys.executable, "-m", "cig_k3", *argv], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=300)
+        command = [sys.executable, "-c", "import sys; from cig_k3.cli import main; sys.exit(main(sys.argv[1:]))"]
+        done = subprocess.run([*command, *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     else:
         from cig_k3.cli import main

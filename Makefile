@@ -31,7 +31,7 @@ venv: $(BIN)/.installed
 # --env-manager local runs the entry point's `python` from PATH: the venv's.
 run: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db} \
-	  $(BIN)/mlflow run . --env-manager local -P backend=$(KERAS_BACKEND)
+	  $(BIN)/mlflow run . --env-manager local --experiment-name $${MLFLOW_EXPERIMENT_NAME:-cig} -P backend=$(KERAS_BACKEND)
 
 # Backend-independent tests run once; everything else once per backend. torch runs with one
 # OpenMP thread: on a 2-core CI machine its two threads fight the data loader and the test's

@@ -89,7 +89,10 @@ def test_mlflow_run_train_logs_params_metrics_artifacts(tmp_path):
         steps = [metric.step for metric in client.get_metric_history(run.info.run_id, name)]
         assert steps and steps == sorted(steps) and steps[-1] == 4, (name, steps)
     artifacts = {item.path for item in client.list_artifacts(run.info.run_id)}
-    assert {"config.json", "data", "model", "loss_curves.png"} <= artifacts
+    assert {"config.json", "data", "loss_curves.png"} <= artifacts
+    # The generator is an MLflow 3 LoggedModel of the run, in the same experiment.
+    assert len(run.outputs.model_outputs) == 1
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def _free_port():

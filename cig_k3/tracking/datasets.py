@@ -10,6 +10,7 @@ Example:
     >>> log_shards(run, manifest, manifest_path="data/shards/manifest.json", shards="data/shards")
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +22,15 @@ logger = logging.getLogger(__name__)
 
 DIGEST_LENGTH = 32  # MLflow's store keeps digests of up to 36 characters
 CONTEXT_TAG = "mlflow.data.context"  # "training", "validation", ...: how the run used the dataset
+
+
+def manifest_hash(manifest=None, manifest_path=None):
+    """sha256 of manifest.json's bytes (or of its canonical JSON when only the dict is known)."""
+    if manifest_path and os.path.isfile(manifest_path):
+        data = Path(manifest_path).read_bytes()
+    else:
+        data = json.dumps(manifest or {}, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
 
 
 def shards_dataset(manifest, manifest_path=None, shards=None):
@@ -35,8 +45,6 @@ def shards_dataset(manifest, manifest_path=None, shards=None):
         `mlflow.entities.Dataset` named after the data's source (e.g. `bbbc039`), with the
         profile {"splits": {"train": 153, ...}, "encoding": ..., "num_classes": ...}.
     """
-    from cig_k3.tracking.runs import manifest_hash
-
     folder = Path(shards) if shards else Path(manifest_path).parent if manifest_path else Path(".")
     folder = folder.resolve()
     source = str(manifest.get("source") or "")

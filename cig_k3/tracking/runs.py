@@ -7,12 +7,10 @@ dataset input (`datasets.py`), system metrics while it is open, and the generato
 LoggedModel (`models.py`) to which later metrics are linked.
 """
 
-import hashlib
 import json
 import logging
 import os
 import re
-
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+
+from cig_k3.tracking.datasets import manifest_hash
 
 logger = logging.getLogger(__name__)
 
@@ -91,15 +91,6 @@ def device_name():
     except (OSError, subprocess.SubprocessError):
         names = []
     return names[0] if names else "gpu"
-
-
-def manifest_hash(manifest=None, manifest_path=None):
-    """sha256 of manifest.json's bytes (or of its canonical JSON when only the dict is known)."""
-    if manifest_path and os.path.isfile(manifest_path):
-        data = Path(manifest_path).read_bytes()
-    else:
-        data = json.dumps(manifest or {}, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
 
 
 def run_name(config, backend):

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import keras  # noqa: F401 - the backend's libraries load before Mesa's GL driver (see gl_display)
 import numpy as np
 import pytest
 
@@ -45,7 +46,8 @@ XVFB_WATCHER = 'Xvfb "$@" & server=$!; while kill -0 {pid} 2>/dev/null; do sleep
 def gl_display():
     """An X display for OpenGL ($DISPLAY, or a private Xvfb started here), or None."""
     # Mesa's llvmpipe and TensorFlow's own LLVM crash each other in one process; softpipe
-    # draws without LLVM.
+    # draws without LLVM. Mesa loaded before TensorFlow gives no OpenGL at all (no
+    # extensions), hence keras imported at the top of this file.
     os.environ.setdefault("GALLIUM_DRIVER", "softpipe")
     if os.environ.get("DISPLAY"):
         return os.environ["DISPLAY"]
@@ -98,6 +100,10 @@ def viewer(gl_display, qtbot):
     """A hidden napari viewer, closed after the test."""
     napari = pytest.importorskip("napari")  # a safety net: make test installs the napari extra
 
+    if keras.backend.backend() != "tensorflow":
+        # make test runs backend-independent tests once, on TensorFlow; with JAX or torch
+        # loaded beside Mesa's GL driver the process was seen to crash (not yet understood).
+        pytest.skip("the viewer tests run with KERAS_BACKEND=tensorflow (as make test runs them)")
     if gl_display is None:  # napari's image layers query OpenGL as they are added
         pytest.skip("napari's canvas needs OpenGL: set DISPLAY or install Xvfb (apt-get install xvfb)")
 

@@ -39,7 +39,7 @@ PRESETS = {
     # intensities while leaving the texture to the discriminator, and the mode-seeking term
     # that makes the K samples of one mask differ (capped at the scale of real texture). An
     # 8-value latent code at the bottleneck lets a sample's overall brightness and texture
-    # vary, as real nuclei's do (GPU sweep in benchmarks/RESULTS.md: FID 135 with it, 199
+    # vary, as real nuclei's do (benchmarks/RESULTS.md: FID 135 with it, 199
     # without).
     "realistic": {
         "data": {"crop": 128, "batch_size": 4},
@@ -53,6 +53,6 @@ PRESETS = {
         },
         "loss": {"adversarial": "lsgan", "l1_weight": 5.0,
                  "extra": {"feature_matching_weight": 10.0, "vgg_weight": 0.0, "diversity_weight": 5.0,
-                           "diversity_cap": 0.1}},
+                           "diversity_cap": 0.05}},
     },
 }

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cig_k3.export import bioimageio_card as card
+from cig_k3.export.formats import _remove  # the same "remove a file or folder" as the other formats
 from cig_k3.export.loading import atomic_target, load_generator, load_run_manifest, resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -341,10 +342,3 @@ def _replace_folder(folder, out):
     else:
         os.replace(folder, out)
 
-
-def _remove(path):
-    path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()

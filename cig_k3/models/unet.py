@@ -15,8 +15,8 @@ class UNetGenerator(keras.Model):
     mirrored encoder output. The output is tanh with `out_channels` channels, always float32
     (mixed precision keeps it there).
 
-    Upsampling is pix2pix's 4x4 stride-2 ConvTranspose by default; "resize_conv" and
-    "subpixel" start free of its checkerboard (`cig_k3.layers.upsampling`). The noise sources
+    Upsampling is pix2pix's 4x4 stride-2 ConvTranspose by default; "resize_conv",
+    "bilinear_conv" and "subpixel" start free of its checkerboard (`cig_k3.layers.upsampling`). The noise sources
     are dropout in the first `dropout_layers` decoder blocks (pix2pix), per-pixel noise with a
     learned per-channel scale in every decoder block (`noise=True`, StyleGAN) and a latent
     code appended at the bottleneck (`latent_dim > 0`). All of them draw when training and,
@@ -39,12 +39,18 @@ class UNetGenerator(keras.Model):
         dropout_layers: how many of the innermost decoder blocks use dropout.
         norm: "batch", "instance" or "none".
         seed: integer seed of the dropout and noise layers' seed generators (None: random).
-        upsample: "transpose" (pix2pix), "resize_conv" (nearest x2 + 3x3 conv) or
+        upsample: "transpose" (pix2pix), "resize_conv" (nearest x2 + 3x3 conv), "bilinear_conv" or
             "subpixel" (3x3 conv + depth to space, ICNR start), in every decoder block and
             the output block.
         noise: add `NoiseInjection` (scale starting at 0) to every decoder block.
         latent_dim: size of a latent code z ~ N(0, I) drawn inside the model and appended
             at the bottleneck; 0 for none.
+        full_resolution_noise: end with a full-resolution block instead of upsampling
+            straight to the image: Upsample(x2) to `base_filters` - NoiseInjection - ReLU -
+            Conv(3x3) to `out_channels`. Camera noise and fine chromatin grain vary from
+            pixel to pixel; without noise at the output's own resolution the generator can
+            only draw them from half-resolution noise, as 2x2 blocks that read as a smooth
+            background and a faint grid.
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
@@ -72,6 +78,7 @@ class UNetGenerator(keras.Model):
         upsample="transpose",
         noise=False,
         latent_dim=0,
+        full_resolution_noise=False,
         **kwargs,
     ):
         if upsample not in upsampling.UPSAMPLINGS:
@@ -110,7 +117,13 @@ class UNetGenerator(keras.Model):
             x = keras.layers.ReLU(name=f"up{j}_act")(x)
             x = keras.layers.Concatenate(name=f"up{j}_skip")([x, skips[-2 - j]])
 
-        x = upsampling.upsample(x, out_channels, upsample, use_bias=True, name="out")
+        if full_resolution_noise:
+            x = upsampling.upsample(x, base_filters, upsample, use_bias=True, name="full")
+            x = NoiseInjection(seed=offset_seed(3000), name="full_noise")(x)
+            x = keras.layers.ReLU(name="full_act")(x)
+            x = keras.layers.Conv2D(out_channels, 3, padding="same", name="out_conv")(x)
+        else:
+            x = upsampling.upsample(x, out_channels, upsample, use_bias=True, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 
@@ -126,6 +139,7 @@ class UNetGenerator(keras.Model):
         self.upsample = upsample
         self.noise = noise
         self.latent_dim = int(latent_dim)
+        self.full_resolution_noise = bool(full_resolution_noise)
 
     @property
     def size_multiple(self):
@@ -148,6 +162,7 @@ class UNetGenerator(keras.Model):
             "upsample": self.upsample,
             "noise": self.noise,
             "latent_dim": self.latent_dim,
+            "full_resolution_noise": self.full_resolution_noise,
         }
 
     @classmethod

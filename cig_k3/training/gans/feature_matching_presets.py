@@ -33,8 +33,9 @@ PRESETS = {
         "optimizer": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
                       "beta_1": 0.0, "beta_2": 0.9},
     },
-    # Realistic, diverse mask -> image (issue 14): the cig U-Net with resize-convolution (no
-    # checkerboard) and StyleGAN noise in every decoder block in place of dropout, a two-scale
+    # Realistic, diverse mask -> image (issue 14): the cig U-Net with bilinear resize-convolution
+    # (no checkerboard) and StyleGAN noise in every decoder block and in a last full-resolution
+    # block (pixel-scale grain: camera noise, chromatin) in place of dropout, a two-scale
     # PatchGAN with instance norm and feature matching (pix2pixHD), a light L1 that keeps the
     # intensities while leaving the texture to the discriminator, and the mode-seeking term
     # that makes the K samples of one mask differ (capped at the scale of real texture). An
@@ -46,7 +47,8 @@ PRESETS = {
         "model": {
             "generator": "unet",
             "generator_args": {"base_filters": 32, "depth": 5, "max_filters": 256, "dropout_layers": 0,
-                               "upsample": "resize_conv", "noise": True, "latent_dim": 8},
+                               "upsample": "bilinear_conv", "noise": True, "latent_dim": 8,
+                               "full_resolution_noise": True},
             "discriminator": "multiscale",
             "discriminator_args": {"base_filters": 32, "num_downsamples": 3, "num_scales": 2, "norm": "instance"},
             "gan": "feature_matching",

@@ -14,7 +14,7 @@ from cig_k3.layers import sampling
 from cig_k3.models import UNetGenerator
 
 DATA = Path(__file__).parent / "data"
-MODES = ("transpose", "resize_conv", "subpixel")
+MODES = ("transpose", "resize_conv", "bilinear_conv", "subpixel")
 
 
 def numpy(x):
@@ -73,7 +73,7 @@ def test_resize_conv_and_subpixel_draw_no_checkerboard_where_transposed_does():
             fractions[mode] = period_two_fraction(flat), period_two_fraction(disc), disc.std()
         transposed = fractions["transpose"]
         assert transposed[0] > 0.3 and transposed[1] > 0.1, fractions
-        for mode in ("resize_conv", "subpixel"):
+        for mode in ("resize_conv", "bilinear_conv", "subpixel"):
             on_flat, on_disc, structure = fractions[mode]
             assert on_flat < 0.01 * transposed[0], (mode, fractions)
             assert on_disc < 1e-3 and structure > 1e-3, (mode, fractions)
@@ -105,6 +105,41 @@ def test_noise_changes_samples_only_when_drawn(mode):
         np.testing.assert_array_equal(numpy(generator(condition)), again)
 
 
+def lag_one_correlation(image):
+    """Correlation of horizontally neighbouring pixels: near 1 for 2x2 blocks, near 0 for
+    independent per-pixel noise."""
+    left, right = image[:, :-1].ravel(), image[:, 1:].ravel()
+    return float(np.corrcoef(left, right)[0, 1])
+
+
+def test_full_resolution_noise_varies_from_pixel_to_pixel():
+    """Noise drawn only at half resolution reaches the image as blocks of correlated pixels;
+    the full-resolution block's noise gives sample differences with far less neighbour
+    correlation."""
+    condition = disc_condition(32)
+    generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=0, upsample="bilinear_conv",
+                              noise=True, full_resolution_noise=True, seed=0)
+    assert generator.get_config()["full_resolution_noise"] is True
+    assert generator.get_layer("out_conv").kernel.shape == (3, 3, 8, 1)
+
+    def difference(noise_layers):
+        for layer in generator.layers:
+            if layer.name.endswith("_noise"):
+                layer.scale.assign(np.full(layer.scale.shape, 0.5 if layer.name in noise_layers else 0.0, "float32"))
+        with sampling(generator) as count:
+            first, second = numpy(generator(condition)), numpy(generator(condition))
+        assert count == 3  # two decoder blocks and the full-resolution block
+        return (first - second)[0, 4:-4, 4:-4, 0]
+
+    half = difference({"up1_noise"})
+    full = difference({"full_noise"})
+    assert np.abs(full).max() > 1e-3 and np.abs(half).max() > 1e-3
+    assert lag_one_correlation(full) < lag_one_correlation(half) - 0.2, (lag_one_correlation(full),
+                                                                          lag_one_correlation(half))
+    plain = numpy(generator(condition))
+    np.testing.assert_array_equal(numpy(generator(condition)), plain)
+
+
 def test_without_noise_or_dropout_samples_are_identical():
     condition = disc_condition(32)
     generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=0, upsample="resize_conv")
@@ -130,9 +165,11 @@ def test_bad_arguments_name_the_option():
         UNetGenerator(3, 1, base_filters=8, depth=3, latent_dim=-1)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ["transpose", "bilinear_conv", "subpixel"])
 def test_round_trip_with_new_arguments(mode, fresh_process_roundtrip):
-    generator = UNetGenerator(3, 1, base_filters=8, depth=3, upsample=mode, noise=True, latent_dim=4, seed=0)
+    # resize_conv builds the same layer types as bilinear_conv, so one fresh process covers both.
+    generator = UNetGenerator(3, 1, base_filters=8, depth=3, upsample=mode, noise=True, latent_dim=4, seed=0,
+                              full_resolution_noise=mode != "transpose")
     set_noise_scales(generator, 0.3)
     x = np.random.default_rng(1).random((2, 32, 32, 3)).astype("float32")
     assert fresh_process_roundtrip(generator, x) == "UNetGenerator"

@@ -12,7 +12,7 @@ log = logging.getLogger("cig.train")
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="folder of shards with manifest.json (cig prepare)")
     parser.add_argument("--data-b", default=None, help="second shard folder: domain B for cyclegan (unpaired)")
-    parser.add_argument("--preset", default="cig", help="model preset (cig, pix2pix, ...)")
+    parser.add_argument("--preset", default="realistic", help="model preset (realistic, cig, pix2pix, ...)")
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="a full config (as a run's config.json); options given here override it")
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")

@@ -148,9 +148,25 @@ def sample_grid(columns, condition_is_label=True):
     return (grid * 255).round().astype(np.uint8)
 
 
+def std_column(columns):
+    """The per-pixel std of the grid's sample columns ("sample 1", "sample 2", ...) as a magma
+    RGB column in [-1, 1], or None with fewer than two samples: the layout of the galleries
+    (benchmarks/gallery.py), mask | real | samples | std, where the uncertainty should follow
+    the texture rather than the outline. Each example is scaled by its own maximum."""
+    from matplotlib import colormaps
+
+    samples = [np.asarray(images, np.float32) for name, images in columns if name.startswith("sample ")]
+    if len(samples) < 2:
+        return None
+    std = np.stack(samples).std(axis=0).mean(axis=-1)  # (N, H, W)
+    peak = np.maximum(std.reshape(len(std), -1).max(axis=1), 1e-6)[:, None, None]
+    rgb = colormaps["magma"](std / peak)[..., :3]
+    return "std", (rgb * 2 - 1).astype(np.float32)
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Saves condition | target | the GAN's `grid_columns` (for a conditional GAN,
-    `num_samples` dropout samples) as a PNG every `every` steps (0: at each epoch end) into
+    `num_samples` dropout and noise samples) | their per-pixel std as a PNG every `every` steps (0: at each epoch end) into
     RUN_DIR/samples/. `paths` lists what was written. With `writes=False` (training processes
     other than the first) the grid is drawn, as every process must run the same computations
     on shared variables, but not written."""
@@ -175,6 +191,8 @@ class SampleGrid(keras.callbacks.Callback):
         columns = [*condition.items(), ("target", self.target)]
         # The GAN's own columns: dropout samples, attention masks, noise samples, translations.
         columns += self.model.grid_columns(self.condition, self.target, self.num_samples)
+        spread = std_column(columns)
+        columns += [spread] if spread else []
         grid = sample_grid(columns, self.condition_is_label)
         if not self.writes:
             return None

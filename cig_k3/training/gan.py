@@ -142,12 +142,19 @@ class GAN(keras.Model):
     def owners(self, optimizer):
         return tuple(getattr(self, name) for name in self.optimizer_owners[optimizer])
 
-    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        """Compile each discriminator with the adversarial loss, and the GAN with both
-        optimisers in one container, each built on the variables it updates."""
+    def compile(self, generator_optimizer, discriminator_optimizer=None, **kwargs):
+        """Compile each discriminator with the adversarial loss, and the GAN with the
+        optimisers its `optimizer_owners` name in one container, each built on the variables
+        it updates (a GAN without a discriminator, `regression`, keeps no discriminator
+        optimiser: the one given is not used)."""
         for name in self.discriminator_names:
             self.adversarial_loss.compile(getattr(self, name))
-        optimizer = GANOptimizer({"generator": generator_optimizer, "discriminator": discriminator_optimizer})
+        given = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
+        missing = [name for name in self.optimizer_owners if given.get(name) is None]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.compile needs the {' and '.join(missing)} optimizer(s)")
+        # In the given order (generator first), as checkpoints have always stored them.
+        optimizer = GANOptimizer({name: value for name, value in given.items() if name in self.optimizer_owners})
         optimizer.build_for({
             name: [v for owner in self.owners(name) for v in owner.trainable_variables]
             for name in self.optimizer_owners
@@ -160,7 +167,8 @@ class GAN(keras.Model):
 
     @property
     def discriminator_optimizer(self):
-        return self.optimizer["discriminator"]
+        """The discriminator's optimiser; None for a GAN that has none (`regression`)."""
+        return self.optimizer.optimizers.get("discriminator")
 
     @property
     def metrics(self):

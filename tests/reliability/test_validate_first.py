@@ -110,7 +110,7 @@ def test_config_checks_each_loss_against_the_gan_class_itself():
 
     assert config_module.ADVERSARIAL_LOSSES is adversarial.ADVERSARIAL_LOSSES
     assert set(GANS) == {"conditional", "attention", "mixlc", "feature_matching", "dcgan", "cgan", "wgan-gp",
-                         "bigan", "cyclegan"}
+                         "bigan", "cyclegan", "regression"}
     for gan, gan_class in GANS.items():
         assert gan_class.adversarial_losses and set(gan_class.adversarial_losses) <= set(adversarial.ADVERSARIAL_LOSSES)
         for mode in adversarial.ADVERSARIAL_LOSSES:

@@ -15,7 +15,7 @@ Example:
 
 from cig_k3.training.gans import (
     attention_presets, bigan_presets, cgan_presets, cyclegan_presets, dcgan_presets, feature_matching_presets,
-    mixlc_presets, pix2pix_presets, wgan_gp_presets,
+    mixlc_presets, pix2pix_presets, regression_presets, wgan_gp_presets,
 )
 from cig_k3.training.gans.attention import AttentionGAN
 from cig_k3.training.gans.bigan import BiGAN
@@ -25,6 +25,7 @@ from cig_k3.training.gans.dcgan import DCGAN
 from cig_k3.training.gans.feature_matching import FeatureMatchingGAN
 from cig_k3.training.gans.mixlc import MixLCGAN
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
+from cig_k3.training.gans.regression import RegressionBaseline
 from cig_k3.training.gans.wgan_gp import WGANGP
 
 # model.gan -> (GAN class, the presets beside it). One line per GAN.
@@ -38,6 +39,7 @@ _REGISTRY = {
     "wgan-gp": (WGANGP, wgan_gp_presets.PRESETS),
     "bigan": (BiGAN, bigan_presets.PRESETS),
     "cyclegan": (CycleGAN, cyclegan_presets.PRESETS),
+    "regression": (RegressionBaseline, regression_presets.PRESETS),
 }
 
 
@@ -73,5 +75,5 @@ def gan_class(name):
 
 __all__ = [
     "AttentionGAN", "BiGAN", "ClassConditionalGAN", "CycleGAN", "DCGAN", "FeatureMatchingGAN", "GANS",
-    "GAN_CUSTOM_OBJECTS", "MixLCGAN", "PRESETS", "Pix2PixGAN", "WGANGP", "gan_class",
+    "GAN_CUSTOM_OBJECTS", "MixLCGAN", "PRESETS", "Pix2PixGAN", "RegressionBaseline", "WGANGP", "gan_class",
 ]

@@ -5,6 +5,7 @@
 from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, SubpixelUpsampling
 from cig_k3.layers.attention import AttentionFusion
 from cig_k3.layers.spade import SPADE, NearestDownsample, SPADEResBlock
+from cig_k3.layers.style_code import StyleCode, StyleSample
 from cig_k3.models.attention import AttentionGenerator, UNetDiscriminator
 from cig_k3.models.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator
 from cig_k3.models.image_patchgan import ImagePatchGANDiscriminator
@@ -13,10 +14,11 @@ from cig_k3.models.multiscale import MultiScaleDiscriminator
 from cig_k3.models.patchgan import PatchGANDiscriminator
 from cig_k3.models.pix2pixhd import Pix2PixHDGenerator
 from cig_k3.models.spade import SPADEGenerator
+from cig_k3.models.style_encoder import StyleEncoder, StyleUNetGenerator
 from cig_k3.models.unet import UNetGenerator
 
 GENERATORS = {"unet": UNetGenerator, "dcgan": DCGANGenerator, "attention": AttentionGenerator, "mixlc": MixLCGenerator,
-              "pix2pixhd": Pix2PixHDGenerator, "spade": SPADEGenerator}
+              "pix2pixhd": Pix2PixHDGenerator, "spade": SPADEGenerator, "style_unet": StyleUNetGenerator}
 DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator,
                   "image_patchgan": ImagePatchGANDiscriminator, "unet": UNetDiscriminator, "mixlc": MixLCDiscriminator,
                   "multiscale": MultiScaleDiscriminator}
@@ -24,7 +26,8 @@ DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator
 # Everything a saved CIG model may contain, for keras.saving.load_model(custom_objects=...).
 CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *DISCRIMINATORS.values(), MCDropout, DCGANEncoder,
                                               AttentionFusion, SPADE, SPADEResBlock, NearestDownsample,
-                                              NoiseInjection, LatentCode, SubpixelUpsampling]}
+                                              NoiseInjection, LatentCode, SubpixelUpsampling, StyleEncoder, StyleSample,
+                                              StyleCode]}
 
 
 def build_generator(name, **kwargs):

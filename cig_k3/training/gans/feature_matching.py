@@ -5,7 +5,9 @@ import logging
 import keras
 from keras import ops
 
+from cig_k3.losses.kl import gaussian_kl
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
+from cig_k3.models.style_encoder import has_style_encoder
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
 log = logging.getLogger(__name__)
@@ -17,14 +19,21 @@ class FeatureMatchingGAN(Pix2PixGAN):
     logits]).
 
     g_total = g_adv + feature_matching_weight * g_fm + vgg_weight * g_vgg + l1_weight * g_l1
-              - diversity_weight * g_div
+              - diversity_weight * g_div [+ kl_weight * g_kl]
     - g_adv: the mean over scales of the adversarial term on each scale's logits;
     - g_fm: the mean over scales and layers of mean |D(real) - D(fake)| features (real ones
       without gradient), lambda = 10 as in pix2pixHD;
     - g_vgg: optional perceptual loss, mean L1 between VGG16 features of fake and target,
       from a weights file (`vgg_weights`); 0 without one;
     - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets);
-    - g_div: the mode-seeking term of `Pix2PixGAN` (0 unless diversity_weight > 0).
+    - g_div: the mode-seeking term of `Pix2PixGAN` (0 unless diversity_weight > 0);
+    - g_kl: only for a generator with a style encoder (`StyleUNetGenerator`, a cVAE-GAN as
+      SPADE's and BicycleGAN's): the generator draws the label in the style of the batch's
+      own target, {"label": condition, "raw": target}, with z = mu + sigma * eps from the
+      encoder, and g_kl = KL(N(mu, sigma^2) || N(0, I)) (`gaussian_kl`) keeps the codes near
+      the prior, so that a draw from N(0, I) is a plausible style. L1, feature matching and
+      the adversarial term then train encoder and generator together. Validation and the
+      sample grid draw in the target's own style too (a reconstruction).
     The discriminator's loss is 0.5 * (real + fake), each the mean over scales of its
     compiled loss ("mse" for LSGAN, "hinge" for SPADE) on that scale's logits.
 
@@ -32,16 +41,27 @@ class FeatureMatchingGAN(Pix2PixGAN):
         feature_matching_weight: lambda of g_fm (pix2pixHD and SPADE: 10).
         vgg_weight: weight of g_vgg (pix2pixHD and SPADE: 10 when used).
         vgg_weights: path of a VGG16 `include_top=False` weights file, or None.
+        kl_weight: weight of g_kl (SPADE: 0.05); used only with a style encoder.
 
     Reference: Wang et al., pix2pixHD, CVPR 2018, eq. 4-5; Park et al., SPADE, CVPR 2019,
-    sec. 3 and appendix A (hinge loss, TTUR).
+    sec. 3, 4 and appendix A (hinge loss, TTUR, KL weight 0.05); Zhu et al., BicycleGAN,
+    NeurIPS 2017, sec. 3.2 (cVAE-GAN).
     """
 
     loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
-                 vgg_weight=10.0, vgg_weights=None, **kwargs):
+                 vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
+        if float(kl_weight) < 0:
+            raise ValueError(f"loss.extra kl_weight must be >= 0; got {kl_weight}")
+        self.kl_weight = float(kl_weight)
+        self.styled = has_style_encoder(generator)
+        if self.styled:
+            # g_kl exists only for a style encoder; its tracker goes before g_total.
+            self.loss_names = (*type(self).loss_names[:-1], "g_kl", "g_total")
+            self.trackers = {name: self.trackers.get(name) or keras.metrics.Mean(name=name)
+                             for name in self.loss_names}
         self.feature_matching_weight = float(feature_matching_weight)
         self.vgg_weight = float(vgg_weight)
         self.vgg_weights = vgg_weights
@@ -55,9 +75,15 @@ class FeatureMatchingGAN(Pix2PixGAN):
     def adversarial_terms(self, outputs):
         return [self.adversarial_loss.generator_term(self.discriminator, scale[-1]) for scale in outputs]
 
+    def generator_input(self, condition, target):
+        """What the generator takes: the condition, or {"label", "raw"} with the target as
+        the style for a generator with a style encoder."""
+        return {"label": condition, "raw": target} if self.styled else condition
+
     def generator_losses(self, batch, carry=None, training=True):
         condition, target = batch
-        fake = self.generator(condition, training=training)
+        inputs = self.generator_input(condition, target)
+        fake = self.generator(inputs, training=training)
         target = ops.cast(target, fake.dtype)
         fake_outputs = self.discriminator([condition, fake], training=training)
         real_outputs = self.discriminator([condition, target], training=training)
@@ -70,10 +96,16 @@ class FeatureMatchingGAN(Pix2PixGAN):
                 ops.mean(ops.abs(ops.stop_gradient(r) - f)) for r, f in zip(real_features, fake_features)
             ]))
         g_l1 = ops.mean(ops.abs(target - fake))
-        g_div = self.diversity_term(condition, fake, training)
+        g_div = self.diversity_term(inputs, fake, training)
         total = (g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
                  - self.diversity_weight * g_div)
-        return {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_div": g_div, "g_total": total}, fake
+        losses = {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_div": g_div}
+        if self.styled:
+            # The encoder runs again on the same target: the same (mu, logvar) the generator's
+            # code was drawn from (no dropout or batch statistics in the encoder).
+            losses["g_kl"] = gaussian_kl(*self.generator.encode(target, training=training))
+            total = total + self.kl_weight * losses["g_kl"]
+        return {**losses, "g_total": total}, fake
 
     def discriminator_losses(self, batch, carry, training=True):
         condition, target = batch
@@ -85,10 +117,16 @@ class FeatureMatchingGAN(Pix2PixGAN):
         d_fake = ops.mean(ops.stack([term(self.discriminator, scale[-1], real=False) for scale in fake_outputs]))
         return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}, fake
 
+    def validation_metrics(self, condition, target):
+        return super().validation_metrics(self.generator_input(condition, target), target)
+
+    def grid_columns(self, condition, target, num_samples):
+        return super().grid_columns(self.generator_input(condition, target), target, num_samples)
+
     def get_config(self):
         return {
             **super().get_config(), "feature_matching_weight": self.feature_matching_weight,
-            "vgg_weight": self.vgg_weight, "vgg_weights": self.vgg_weights,
+            "vgg_weight": self.vgg_weight, "vgg_weights": self.vgg_weights, "kl_weight": self.kl_weight,
         }
 
 

@@ -1,5 +1,7 @@
 """Presets of `FeatureMatchingGAN` (gan "feature_matching"): pix2pixHD and SPADE."""
 
+import copy
+
 PRESETS = {
     # Seed 003: pix2pixHD for virtual staining: coarse-to-fine generator (G1 at half resolution
     # + local enhancer), three PatchGANs at 1, 1/2, 1/4 scale, LSGAN + 10 x feature matching,
@@ -58,3 +60,21 @@ PRESETS = {
                            "diversity_cap": 0.05}},
     },
 }
+
+
+def _with_style_encoder(preset, latent_dim=8, kl_weight=0.05):
+    """`preset` with its U-Net drawn in the style of an image: a `StyleUNetGenerator` whose
+    encoder's code (`latent_dim` values) replaces the U-Net's own latent code, trained as a
+    cVAE-GAN with `kl_weight` (SPADE's 0.05)."""
+    styled = copy.deepcopy(preset)
+    styled["model"]["generator"] = "style_unet"
+    styled["model"]["generator_args"]["latent_dim"] = latent_dim
+    styled["loss"]["extra"]["kl_weight"] = kl_weight
+    return styled
+
+
+# Realistic images in the style of a reference field (issue 14, `cig generate --style`): the
+# realistic preset's networks and losses, its latent code now read from the target image by
+# a style encoder (SPADE's multi-modal synthesis), so that exposure, background and texture
+# follow a real field; without a style, the code is drawn from N(0, I).
+PRESETS["realistic-style"] = _with_style_encoder(PRESETS["realistic"])

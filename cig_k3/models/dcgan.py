@@ -24,15 +24,25 @@ def _norm(kind, name):
     return normalization(kind, name=name)
 
 
-def _downsample(x, image_size, base_filters, max_filters, norm, prefix):
-    """Conv(4x4, stride 2) - [norm] - LeakyReLU(0.2) down to a 4x4 map; no norm at the input."""
+def _downsample(x, image_size, base_filters, max_filters, norm, prefix, dropout=0.0, seed=None):
+    """Conv(4x4, stride 2) - [norm] - LeakyReLU(0.2) [- dropout] down to a 4x4 map; no norm
+    at the input."""
     for i in range(_levels(image_size)):
         x = keras.layers.Conv2D(min(base_filters * 2**i, max_filters), 4, strides=2, padding="same",
                                 use_bias=(i == 0 or norm == "none"), name=f"{prefix}{i}_conv")(x)
         if i > 0:
             x = _norm(norm, f"{prefix}{i}_norm")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"{prefix}{i}_act")(x)
+        x = _dropout(x, dropout, seed, i, f"{prefix}{i}_drop")
     return x
+
+
+def _dropout(x, rate, seed, index, name):
+    """Dropout after a discriminator block (ALI), or x as it is when rate is 0: without
+    dropout no layer is added, so files written before the option load unchanged."""
+    if not rate:
+        return x
+    return keras.layers.Dropout(rate, seed=None if seed is None else seed + index, name=name)(x)
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -123,6 +133,9 @@ class DCGANDiscriminator(keras.Model):
         num_classes: 0, or the length of a one-hot class input.
         latent_dim: 0, or the length of a code input z judged together with the image.
         norm: "batch" (DCGAN), "layer" (a WGAN-GP critic), "instance" or "none".
+        dropout: rate of a dropout after every block (ALI uses 0.2 throughout its
+            discriminator, which keeps it from overpowering generator and encoder); 0: none.
+        seed: seed of the dropout layers.
 
     Example:
         >>> judge = DCGANDiscriminator(image_size=32, base_filters=8)
@@ -134,7 +147,7 @@ class DCGANDiscriminator(keras.Model):
     """
 
     def __init__(self, image_channels=1, image_size=64, base_filters=64, max_filters=512, num_classes=0,
-                 latent_dim=0, norm="batch", **kwargs):
+                 latent_dim=0, norm="batch", dropout=0.0, seed=None, **kwargs):
         if num_classes and latent_dim:
             raise ValueError("give num_classes (cGAN) or latent_dim (BiGAN), not both")
         image = keras.Input(shape=(image_size, image_size, image_channels), name="image")
@@ -145,19 +158,23 @@ class DCGANDiscriminator(keras.Model):
             tiled = keras.layers.Reshape((1, 1, num_classes), name="class_map")(label)
             tiled = keras.layers.UpSampling2D(image_size, name="class_tiled")(tiled)
             x = keras.layers.Concatenate(name="image_and_class")([image, tiled])
-        x = _downsample(x, image_size, base_filters, max_filters, norm, "down")
+        x = _downsample(x, image_size, base_filters, max_filters, norm, "down", dropout, seed)
+        levels = _levels(image_size)
         if latent_dim:
             code = keras.Input(shape=(latent_dim,), name="code")
             inputs.append(code)
             width = min(base_filters * 2 ** _levels(image_size), max_filters)
             x = keras.layers.Conv2D(width, 4, padding="valid", name="image_features")(x)
             x = keras.layers.LeakyReLU(0.2, name="image_features_act")(x)
+            x = _dropout(x, dropout, seed, levels, "image_features_drop")
             z = keras.layers.Reshape((1, 1, latent_dim), name="code_map")(code)
             z = keras.layers.Conv2D(width, 1, name="code_features")(z)
             z = keras.layers.LeakyReLU(0.2, name="code_features_act")(z)
+            z = _dropout(z, dropout, seed, levels + 1, "code_features_drop")
             x = keras.layers.Concatenate(name="joint")([x, z])
             x = keras.layers.Conv2D(width, 1, name="joint_conv")(x)
             x = keras.layers.LeakyReLU(0.2, name="joint_act")(x)
+            x = _dropout(x, dropout, seed, levels + 2, "joint_drop")
             x = keras.layers.Conv2D(1, 1, name="logit_conv")(x)
         else:
             x = keras.layers.Conv2D(1, 4, padding="valid", name="logit_conv")(x)
@@ -171,12 +188,15 @@ class DCGANDiscriminator(keras.Model):
         self.num_classes = num_classes
         self.latent_dim = latent_dim
         self.norm = norm
+        self.dropout = float(dropout)
+        self.seed = seed
 
     def get_config(self):
         return {
             "name": self.name, "trainable": self.trainable, "image_channels": self.image_channels,
             "image_size": self.image_size, "base_filters": self.base_filters, "max_filters": self.max_filters,
             "num_classes": self.num_classes, "latent_dim": self.latent_dim, "norm": self.norm,
+            "dropout": self.dropout, "seed": self.seed,
         }
 
     @classmethod

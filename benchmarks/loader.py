@@ -6,12 +6,16 @@ noise, brightness/contrast, gamma) from a shard folder, e.g. BBBC039 prepared by
 
 - samples/s: wall-clock rate after the first batch (worker start-up excluded);
 - per CPU-s: samples per second of CPU time of the reader (main process and workers), that
-  is the rate one fully used core gives, whatever else runs on the machine;
+  is the rate one fully used core gives, whatever else runs on the machine; "main CPU %"
+  is the main process's share of that CPU time (collating, one-hot, reading the queues);
 - peak RSS of the main process, of the largest worker, and their sum (an upper bound:
   pages shared after the fork count twice).
 
 Each configuration runs in a fresh process, so the peaks of one do not hide another's.
 The last rows read 10x more samples than the first ones: memory must stay flat.
+`--field-cache-mb 0 256` compares decoding every field on every pass with keeping the
+decoded fields (`BatchStream(field_cache_mb=...)`, same batches bit for bit); the memory
+rows use the last budget given.
 
 With `--fit PRESET`, it answers whether the loader or the step is the bottleneck during a
 real `fit`: the preset's GAN is trained for `--fit-steps` steps from an in-memory batch and
@@ -22,7 +26,7 @@ accelerator's busy fraction).
 
 Usage:
     python benchmarks/loader.py --shards /tmp/bbbc039_shards
-    python benchmarks/loader.py --shards DIR --workers 0 1 2 --crops-per-field 1 4
+    python benchmarks/loader.py --shards DIR --workers 0 1 2 --crops-per-field 1 4 --field-cache-mb 0 256
     python benchmarks/loader.py --shards DIR --fit cig --crop 128 --batch-size 4 --workers 1
 """
 
@@ -75,13 +79,14 @@ class Sampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def measure(shards, workers, samples, crop, batch_size, crops_per_field, seed):
+def measure(shards, workers, samples, crop, batch_size, crops_per_field, seed, field_cache_mb=256):
     """One configuration, in this process: returns a dict of figures."""
     from cig_k3.data import AugmentConfig, BatchStream
 
     steps = math.ceil(samples / batch_size)
     stream = BatchStream(shards, split="train", batch_size=batch_size, crop=crop, augment=AugmentConfig(),
-                         seed=seed, workers=workers, steps_per_epoch=steps, crops_per_field=crops_per_field)
+                         seed=seed, workers=workers, steps_per_epoch=steps, crops_per_field=crops_per_field,
+                         field_cache_mb=field_cache_mb)
     sampler = Sampler()
     sampler.start()
     batches = stream.epoch(0)
@@ -97,10 +102,12 @@ def measure(shards, workers, samples, crop, batch_size, crops_per_field, seed):
     sampler.running = False
     main = os.getpid()
     cpu = sum(seconds - cpu_start.get(pid, 0.0) for pid, seconds in sampler.cpu.items())
+    main_cpu = sampler.cpu[main] - cpu_start.get(main, 0.0)
     worker_peaks = [peak for pid, peak in sampler.peak.items() if pid != main]
     return {
-        "workers": workers, "crops_per_field": crops_per_field, "samples": steps * batch_size,
-        "samples_per_s": timed / elapsed, "samples_per_cpu_s": timed / max(cpu, 1e-9),
+        "workers": workers, "crops_per_field": crops_per_field, "field_cache_mb": field_cache_mb,
+        "samples": steps * batch_size, "samples_per_s": timed / elapsed, "samples_per_cpu_s": timed / max(cpu, 1e-9),
+        "main_cpu_fraction": main_cpu / max(cpu, 1e-9),
         "rss_main_mb": sampler.peak[main] / 2**20,
         "rss_worker_mb": max(worker_peaks, default=0) / 2**20,
         "rss_total_mb": (sampler.peak[main] + sum(worker_peaks)) / 2**20,
@@ -141,10 +148,10 @@ def fit_bottleneck(shards, preset, workers, crop, batch_size, steps, seed, preci
             "ratio": steps * batch_size / elapsed / memory_rate, "loader_wait_fraction": sum(waits) / elapsed}
 
 
-def _run_in_subprocess(args, workers, samples, crops_per_field):
+def _run_in_subprocess(args, workers, samples, crops_per_field, field_cache_mb):
     command = [sys.executable, os.path.abspath(__file__), "--shards", args.shards, "--crop", str(args.crop),
                "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-               "--one", json.dumps([workers, samples, crops_per_field])]
+               "--one", json.dumps([workers, samples, crops_per_field, field_cache_mb])]
     environment = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
     result = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     if result.returncode != 0:
@@ -159,6 +166,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--crops-per-field", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--field-cache-mb", type=float, nargs="+", default=[0, 256],
+                        help="decoded-field cache budgets per reader process (0: decode on every pass)")
     parser.add_argument("--samples", type=int, default=2000, help="samples per throughput run")
     parser.add_argument("--memory-samples", type=int, nargs=2, default=[500, 5000],
                         help="the two lengths of the memory check")
@@ -184,27 +193,29 @@ def main(argv=None):
         return
 
     if args.one:
-        workers, samples, crops_per_field = json.loads(args.one)
+        workers, samples, crops_per_field, field_cache_mb = json.loads(args.one)
         print(json.dumps(measure(args.shards, workers, samples, args.crop, args.batch_size,
-                                 crops_per_field, args.seed)))
+                                 crops_per_field, args.seed, field_cache_mb)))
         return
 
-    runs = [(workers, args.samples, crops) for crops in args.crops_per_field for workers in args.workers]
+    runs = [(workers, args.samples, crops, cache) for cache in args.field_cache_mb
+            for crops in args.crops_per_field for workers in args.workers]
     memory_workers = max(args.workers)
-    runs += [(memory_workers, samples, args.crops_per_field[0]) for samples in args.memory_samples]
+    runs += [(memory_workers, samples, args.crops_per_field[0], args.field_cache_mb[-1])
+             for samples in args.memory_samples]
     print(f"shards {args.shards}, crop {args.crop}, batch {args.batch_size}, full augmentation, "
-          f"{os.cpu_count()} CPUs")
-    header = ("workers", "crops/field", "samples", "samples/s", "per CPU-s", "RSS main MB",
-              "RSS worker MB", "RSS sum MB")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    header = ("workers", "crops/field", "cache MB", "samples", "samples/s", "per CPU-s", "main CPU %",
+              "RSS main MB", "RSS worker MB", "RSS sum MB")
     print(" | ".join(header))
     rows = []
-    for workers, samples, crops in runs:
-        row = _run_in_subprocess(args, workers, samples, crops)
+    for workers, samples, crops, cache in runs:
+        row = _run_in_subprocess(args, workers, samples, crops, cache)
         rows.append(row)
-        print(" | ".join([f"{row['workers']:7d}", f"{row['crops_per_field']:11d}", f"{row['samples']:7d}",
-                          f"{row['samples_per_s']:9.0f}", f"{row['samples_per_cpu_s']:9.0f}",
-                          f"{row['rss_main_mb']:11.0f}", f"{row['rss_worker_mb']:13.0f}",
-                          f"{row['rss_total_mb']:10.0f}"]), flush=True)
+        print(" | ".join([f"{row['workers']:7d}", f"{row['crops_per_field']:11d}", f"{row['field_cache_mb']:8.0f}",
+                          f"{row['samples']:7d}", f"{row['samples_per_s']:9.0f}", f"{row['samples_per_cpu_s']:9.0f}",
+                          f"{100 * row['main_cpu_fraction']:10.0f}", f"{row['rss_main_mb']:11.0f}",
+                          f"{row['rss_worker_mb']:13.0f}", f"{row['rss_total_mb']:10.0f}"]), flush=True)
     small, large = rows[-2], rows[-1]
     print(f"memory check ({memory_workers} workers): {small['samples']} -> {large['samples']} samples, "
           f"RSS sum {small['rss_total_mb']:.0f} -> {large['rss_total_mb']:.0f} MB "

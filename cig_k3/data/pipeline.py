@@ -25,6 +25,7 @@ import queue
 import numpy as np
 
 from data_prep import schema
+from cig_k3.data.field_cache import FieldCache
 from cig_k3.data.mixing import check_mixing
 from cig_k3.data.normalize import encode_label
 from cig_k3.data.sampling import StreamSpec, one_hot_condition, sample_stream
@@ -68,8 +69,17 @@ class BatchStream:
         mix_fraction: side of the pasted square as a fraction of the crop, or a range.
         training: None: True for split "train". False: centre crops, file order, no
             augmentation, one pass unless steps_per_epoch.
-        crops_per_field: crops taken from each decoded field (training); more crops per
-            field save decoding time, the shuffle buffer spreads them apart.
+        crops_per_field: crops taken from each decoded field (training). Each crop is still
+            a uniform random crop of its field (its own top-left corner, drawn independently,
+            and its own augmentation draw), so each crop on its own is what crops_per_field=1
+            gives; what changes is that k crops of one field enter the shuffle buffer together,
+            which spreads them over about `shuffle_buffer` samples, so nearby batches share
+            fields more often. Saves decoding when the fields do not fit `field_cache_mb`.
+        field_cache_mb: decoded fields kept in memory per reader process (the main process
+            with workers=0, else each worker), in MiB; 0 decodes every field on every pass.
+            Batches are bit for bit the same with any budget (`cig_k3.data.field_cache`):
+            only decoding is skipped. With workers=0 the cache lives as long as the stream,
+            across epochs; worker processes start again every epoch, and their caches with them.
         drop_remainder: with steps_per_epoch=None, drop a last partial batch.
         process: (index, count) of this training process among `count` data-parallel
             processes (`cig_k3.training.multihost`): it reads only its share of the shards,
@@ -93,13 +103,16 @@ class BatchStream:
     def __init__(self, shard_dir, split="train", batch_size=4, crop=64, augment=None, seed=0,
                  workers=0, mixing=None, steps_per_epoch=None, shuffle_buffer=64, on_error="fail",
                  with_instances=False, mix_fraction=(0.25, 0.5), training=None, crops_per_field=1,
-                 drop_remainder=False, start_method="forkserver", process=(0, 1)):
+                 drop_remainder=False, start_method="forkserver", process=(0, 1), field_cache_mb=256):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
         if batch_size < 1 or (steps_per_epoch is not None and steps_per_epoch < 1):
             raise ValueError(f"batch_size and steps_per_epoch must be positive; got {batch_size}, {steps_per_epoch}")
         if crop is not None and crop < 1:
             raise ValueError(f"crop must be a positive size or None; got {crop}")
+        if crops_per_field < 1 or field_cache_mb < 0:
+            raise ValueError(f"crops_per_field must be >= 1 and field_cache_mb >= 0; got {crops_per_field}, "
+                             f"{field_cache_mb}")
         self.manifest = read_manifest(shard_dir)
         self.shard_dir = shard_dir
         self.split = split
@@ -141,7 +154,9 @@ class BatchStream:
                                 if self.task == "virtual_staining" else None),
             crop=crop, training=training, augment=augment, mixing=mixing, mix_fraction=mix_fraction,
             shuffle_buffer=int(shuffle_buffer), crops_per_field=int(crops_per_field),
-            with_instances=with_instances, on_error=on_error, seed=int(seed))
+            with_instances=with_instances, on_error=on_error, seed=int(seed),
+            field_cache_bytes=int(field_cache_mb * 2**20))
+        self.field_cache = FieldCache(self.spec.field_cache_bytes)  # in-process reading only
 
     @property
     def condition_channels(self):
@@ -192,7 +207,8 @@ class BatchStream:
         return item[2]
 
     def _items_in_process(self, epoch, endless):
-        for item in sample_stream(self.spec, epoch, self.process_index, self.process_count, endless):
+        for item in sample_stream(self.spec, epoch, self.process_index, self.process_count, endless,
+                                  field_cache=self.field_cache):
             sample = self._handle(item)
             if sample is not None:
                 yield sample

@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 
 from cig_k3.data.augment import build_intensity_transform, build_pair_transform
+from cig_k3.data.field_cache import FieldCache
 from cig_k3.data.mixing import mix_samples, square_box
 from cig_k3.data.normalize import encode_label, to_unit_range, unit_to_model_range
 from cig_k3.data.shards import decode_sample, iter_tar
@@ -40,14 +41,25 @@ class StreamSpec:
     mix_fraction: tuple
     shuffle_buffer: int
     crops_per_field: int
+    field_cache_bytes: int          # per reader process; 0: decode every field on every pass
     with_instances: bool
     on_error: str
     seed: int
 
 
-def _fields(spec, urls):
-    """Yield ("field", url, decoded) per readable sample, ("warning", url, text) per problem."""
+def _fields(spec, urls, cache=None):
+    """Yield ("field", url, decoded) per readable sample, ("warning", url, text) per problem.
+
+    cache: a `FieldCache`; a shard it holds is not read again, and a shard read to its end
+    without a warning is offered to it.
+    """
     for url in urls:
+        cached = cache.get(url) if cache is not None else None
+        if cached is not None:
+            for field in cached:
+                yield "field", url, field
+            continue
+        keeper = cache.keeper(url) if cache is not None else None
         samples = iter_tar(url)
         while True:
             try:
@@ -60,6 +72,7 @@ def _fields(spec, urls):
                     raise ValueError(message + "; pass on_error='skip' (cig train --on-error skip) "
                                              "to go on without it") from error
                 yield "warning", url, message + "; skipping the rest of it"
+                keeper = None
                 break
             try:
                 field = decode_sample(raw_sample, spec.task, instances=spec.with_instances)
@@ -69,8 +82,13 @@ def _fields(spec, urls):
                 if spec.on_error == "fail":
                     raise ValueError(message) from error
                 yield "warning", url, message + "; skipped"
+                keeper = None
                 continue
+            if keeper is not None:
+                keeper.add(field)
             yield "field", url, field
+        if keeper is not None:
+            keeper.store()
 
 
 def _check_label(spec, field):
@@ -104,13 +122,14 @@ def _crop_boxes(spec, url, field, rng):
 
 
 def _crops(spec, url, field, rng):
-    """Crops of one field; copies, so the full field is freed once they are taken."""
+    """Crops of one field; always copies, so the full field is freed once they are taken and
+    nothing downstream can write into a field the `FieldCache` holds."""
     for top, left, height, width in _crop_boxes(spec, url, field, rng):
         window = (slice(top, top + height), slice(left, left + width))
         crop = {"key": field["key"]}
         for name in ("raw", "label", "instances", "source"):
             if name in field:
-                crop[name] = np.ascontiguousarray(field[name][window])
+                crop[name] = np.array(field[name][window], order="C")
         if spec.with_instances and "instances" not in crop:
             raise ValueError(f"shard {url}: sample {field['key']!r} has no instances.png, "
                              "but with_instances=True")
@@ -200,20 +219,24 @@ def _passes(spec, epoch, worker, num_workers, endless):
         pass_index += 1
 
 
-def sample_stream(spec, epoch, worker=0, num_workers=1, endless=False):
+def sample_stream(spec, epoch, worker=0, num_workers=1, endless=False, field_cache=None):
     """Yield ("sample", dict) and ("warning", shard, text) for one worker and one epoch.
 
     endless: repeat passes over the shards (with a new shard order each pass) until the
     consumer stops; a pass that yields no field ends the stream, so an all-corrupt shard
     list cannot loop for ever.
+    field_cache: a `FieldCache` to use (and fill), e.g. one kept across epochs; None makes
+        one of spec.field_cache_bytes for this call. The samples are the same either way.
     """
     rng = np.random.default_rng([spec.seed, epoch, worker, num_workers])
     processor = SampleProcessor(spec, rng)
+    if field_cache is None and spec.field_cache_bytes > 0:
+        field_cache = FieldCache(spec.field_cache_bytes)
 
     def crops():
         for urls in _passes(spec, epoch, worker, num_workers, endless):
             found = False
-            for kind, url, payload in _fields(spec, urls):
+            for kind, url, payload in _fields(spec, urls, field_cache):
                 if kind == "warning":
                     yield "warning", url, payload
                     continue

@@ -25,6 +25,10 @@ def add_parser(subparsers):
     parser.add_argument("--overlap", type=integer, default=32, help="overlap of neighbouring tiles")
     parser.add_argument("--batch-size", type=integer, default=4, help="tiles per generator call")
     parser.add_argument("--seed", type=integer, default=0)
+    parser.add_argument("--style", default=None, metavar="IMAGE",
+                        help="a real field (TIFF/PNG, the data's units, any size) whose brightness, background and "
+                             "texture every mask is drawn in; for generators with a style encoder "
+                             "(preset realistic-style), which otherwise draw a style from the prior")
     parser.add_argument("--as-shards", default=None, metavar="DIR",
                         help="also write the (image, mask) pairs as training shards into DIR")
     parser.add_argument("--shard-size", type=integer, default=64)
@@ -51,7 +55,7 @@ def run(args):
         return _run_on_dask(args, model_path, manifest, masks)
     model = load_generator(model_path)
     options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
-                              mask_type=args.mask_type, batch_size=args.batch_size)
+                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style)
     provenance = Provenance(model=str(model_path.resolve()), run_id=run_id_of(model_path), seed=args.seed)
     results = generate_folder(model, manifest, masks, args.out, options, provenance)
     logger.info("generated images for %d masks into %s", len(results), args.out)
@@ -73,8 +77,10 @@ def _run_on_dask(args, model_path, manifest, masks):
     if not args.as_shards:
         raise ValueError("--dask needs --as-shards DIR: it splits the work by output shard")
     options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
-                              mask_type=args.mask_type, batch_size=args.batch_size)
+                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style)
     masks_per_shard(args.shard_size, args.samples)  # a bad size stops before any cluster starts
+    if args.style:
+        _check_style(model_path, manifest, args.style)  # the workers would fail after folders exist
     provenance = Provenance(model=str(model_path.resolve()), run_id=run_id_of(model_path), seed=args.seed)
     with dask_client(args.dask) as client:
         written = generate_shards(client, model_path, manifest, masks, args.out, args.as_shards, options,
@@ -82,3 +88,15 @@ def _run_on_dask(args, model_path, manifest, masks):
     logger.info("wrote %d synthetic pairs as shards into %s on Dask", written["splits"]["train"]["count"],
                 args.as_shards)
     return 0
+
+
+def _check_style(model_path, manifest, style):
+    """--style with --dask: the one-line refusals of `generate_folder`, here, before any
+    cluster starts or folder is made (a model without a style encoder, an unreadable file,
+    a channel mismatch)."""
+    from cig_k3.export import load_generator
+    from cig_k3.inference.style import check_style_model, read_style
+
+    model = load_generator(model_path)
+    check_style_model(model, style)
+    read_style(style, manifest, int(model.input["raw"].shape[-1]))

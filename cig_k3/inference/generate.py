@@ -35,6 +35,7 @@ class GenerateOptions:
     seed: int = 0
     mask_type: str = "instance"
     batch_size: int = 4  # tiles per generator call
+    style: str | None = None  # a style image for generators with a style encoder (cig_k3.inference.style)
 
 
 @dataclass
@@ -134,20 +135,24 @@ def model_function(model):
     return run
 
 
-def generate_for_mask(model, condition, options):
-    """[-1, 1] images for one condition: a list of `options.samples` H x W x C arrays."""
+def generate_for_mask(model, condition, options, codes=None):
+    """[-1, 1] images for one condition: a list of `options.samples` H x W x C arrays.
+
+    `codes` (samples x latent_dim), for a generator with a style encoder: sample k is drawn
+    with code k on every tile (`cig_k3.inference.style`)."""
+    from cig_k3.inference.style import code_function
     from cig_k3.layers import sampling
 
     multiple = int(getattr(model, "size_multiple", 1) or 1)
-    run = model_function(model)
 
-    def tiled():
+    def tiled(k=0):
+        run = model_function(model) if codes is None else code_function(model, codes[k])
         return predict_tiled(run, condition, options.tile, options.overlap, multiple, batch_size=options.batch_size)
 
     if options.samples <= 1:
         return [tiled()]
     with sampling(model):
-        return [tiled() for _ in range(options.samples)]
+        return [tiled(k) for k in range(options.samples)]
 
 
 def write_tiff(path, image, provenance):
@@ -192,15 +197,23 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     from tqdm import tqdm
 
     from cig_k3.evaluation.conditioning import takes_style
+    from cig_k3.inference.style import check_style_model, encode_style, read_style, style_codes
+    from cig_k3.models.style_encoder import has_style_encoder
 
-    if takes_style(model):
+    styled = has_style_encoder(model)
+    if takes_style(model) and not styled:
         raise ValueError(
             f"generator {model.name!r} also takes a style image (MixLC: label + raw), which `cig generate` "
             "does not give; `cig evaluate` draws each test mask in another test image's style"
         )
+    check_style_model(model, options.style)
+    posterior = None
+    if options.style:  # read and encoded once, before anything is written
+        posterior = encode_style(model, read_style(options.style, manifest, int(model.input["raw"].shape[-1])))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    in_channels = model.inputs[0].shape[-1]
+    in_channels = model.input["label"].shape[-1] if takes_style(model) else model.inputs[0].shape[-1]
+    provenance_style = {"style": str(options.style) if options.style else "prior N(0, I)"} if styled else {}
     results = []
     # disable=None: a bar on a terminal only, so that logs and errors stay one line each.
     bar = tqdm(mask_paths, desc="generate", unit="mask", disable=None if progress else True)
@@ -209,20 +222,21 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         condition, label, instances = encode_mask(mask, manifest, in_channels, options.mask_type, path=mask_path)
         seed = options.seed + index
         reseed_dropout(model, seed)
-        images, summary = native_images(generate_for_mask(model, condition, options), manifest)
+        codes = style_codes(model.latent_dim, options.samples, seed, posterior) if styled else None
+        images, summary = native_images(generate_for_mask(model, condition, options, codes), manifest)
         stem = mask_path.stem
         written = []
         if options.samples <= 1:
-            meta = provenance.for_mask(mask_path, seed=seed, kind="image", dropout_sampling=False)
+            meta = provenance.for_mask(mask_path, seed=seed, kind="image", dropout_sampling=False, **provenance_style)
             written.append(write_tiff(out_dir / f"{stem}.tif", images[0], meta))
         else:
             for k, image in enumerate(images):
                 meta = provenance.for_mask(mask_path, seed=seed, kind="sample", sample=k, samples=len(images),
-                                           dropout_sampling=True)
+                                           dropout_sampling=True, **provenance_style)
                 written.append(write_tiff(out_dir / f"{stem}_sample{k:02d}.tif", image, meta))
             for kind, image in summary.items():
                 meta = provenance.for_mask(mask_path, seed=seed, kind=f"uncertainty_{kind}", samples=len(images),
-                                           units="data intensity scale, float32")
+                                           units="data intensity scale, float32", **provenance_style)
                 write_tiff(out_dir / f"{stem}_{kind}.tif", image.astype(np.float32), meta)
         results.append((mask_path, label, instances, written))
     return results

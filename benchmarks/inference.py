@@ -3,7 +3,11 @@
 Uses the `cig` preset generator, UNetGenerator(in_channels=3, out_channels=1,
 base_filters=32, depth=5, max_filters=256), on a one-hot semantic3 condition of
 --size x --size pixels (default 4096). Prints a table and appends it to
-benchmarks/RESULTS.md with the machine named.
+benchmarks/RESULTS.md with the machine named (--no-record: print only).
+
+"work" is the pixels the tiles compute (overlaps twice) over the field's pixels, so
+1 / work is what tiled inference can reach against untiled on a model whose cost grows
+with the pixels; "vs untiled" is what it reached.
 
     KERAS_BACKEND=tensorflow python benchmarks/inference.py --size 4096 --tiles 256 512
 """
@@ -57,11 +61,13 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per generator call")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--no-record", action="store_true", help="print the table, do not append it")
     args = parser.parse_args(argv)
 
     import keras
 
     from cig_k3.inference import predict_tiled
+    from cig_k3.inference.tiling import computed_pixels
     from cig_k3.models import UNetGenerator
 
     generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=32, depth=5, max_filters=256)
@@ -82,14 +88,17 @@ def main(argv=None):
     header = (f"### Generator inference, {keras.backend.backend()}, {args.size}x{args.size}, "
               f"{datetime.date.today()}\n\nMachine: {cpu_model()}, {os.cpu_count()} cores. Model: `cig` preset "
               f"U-Net (32 filters, depth 5). Best of {args.repeats} interleaved rounds; tiles batched by {args.batch_size}; load average before: {os.getloadavg()[0]:.1f}.\n")
-    lines = ["| mode | overlap | seconds | MP/s | vs untiled |", "|---|---|---|---|---|"]
+    lines = ["| mode | overlap | seconds | MP/s | work | vs untiled |", "|---|---|---|---|---|---|"]
     for mode, overlap, seconds in rows:
         ratio = untiled / seconds if np.isfinite(untiled) else float("nan")
-        lines.append(f"| {mode} | {overlap} | {seconds:.2f} | {megapixels / seconds:.2f} | {ratio:.0%} |")
+        work = 1.0 if mode == "untiled" else computed_pixels(
+            args.size, args.size, int(mode.split()[-1]), args.overlap, generator.size_multiple) / args.size**2
+        lines.append(f"| {mode} | {overlap} | {seconds:.2f} | {megapixels / seconds:.2f} | {work:.3f} | {ratio:.0%} |")
     table = header + "\n" + "\n".join(lines) + "\n"
     print(table)
-    with open(args.results, "a", encoding="utf-8") as handle:
-        handle.write("\n" + table)
+    if not args.no_record:
+        with open(args.results, "a", encoding="utf-8") as handle:
+            handle.write("\n" + table)
     return 0
 
 

@@ -1,50 +1,76 @@
 """Tiled inference for fields larger than a model can take at once.
 
-Tiles of `tile` x `tile` pixels overlap by `overlap`; each tile's output is weighted by a
-raised-cosine ramp across the overlap (weight 1 inside and along the field's own border)
-and the weighted outputs are averaged, so no seam shows. Sides are padded by reflection to
-the model's size multiple (and cropped again); a field smaller than a tile runs in one piece,
-exactly as untiled inference would.
+Tiles of at most `tile` x `tile` pixels overlap by at least `overlap`; across each overlap the
+two tiles' outputs are blended with raised-cosine weights that add up to one (weight 1
+inside a tile and along the field's own border), so no seam shows. Sides are padded by
+reflection to the model's size multiple (and cropped again); a field smaller than a tile
+runs in one piece, exactly as untiled inference would.
+
+Cost: a convolutional generator costs the same per pixel in a tile as in a whole field, so
+tiling costs the pixels it computes twice. Along an axis of `size` pixels, n tiles sharing
+`overlap` pixels compute at least size + (n - 1) * overlap pixels; the layout below reaches
+that bound (up to the size multiple) by letting tile lengths differ by one multiple, instead
+of giving every tile one length rounded up (which, at 4096 px, tile 256 and overlap 32,
+computed 19 x 256 = 4864 px per axis instead of 4672: 71 % of untiled at best instead of
+77 %). Tiles of one shape go through `fn` together, `batch_size` at a time.
 """
 
 import numpy as np
 
 
-def _ramp(length, overlap, ramp_start, ramp_end):
-    """1-D weights of one tile: a raised-cosine ramp over `overlap` pixels at inner edges."""
-    weights = np.ones(length, dtype=np.float64)
-    if overlap > 0:
-        rising = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)  # never 0
-        if ramp_start:
-            weights[:overlap] = np.minimum(weights[:overlap], rising)
-        if ramp_end:
-            weights[-overlap:] = np.minimum(weights[-overlap:], rising[::-1])
-    return weights
+def _round_up(value, multiple):
+    return -(-value // multiple) * multiple
 
 
 def _layout(size, tile, overlap, multiple):
-    """(tile length, starts) along one axis: the fewest, smallest tiles covering `size`.
+    """[(start, length)] along one axis: the fewest tiles covering `size`, with the fewest pixels.
 
-    `tile` is the largest tile allowed. Rather than a fixed stride whose last tile sticks out
-    (up to a whole tile of wasted work), the count n is the smallest that covers the axis,
-    and the tiles shrink to the smallest multiple of `multiple` that still covers it with at
-    least `overlap` pixels shared; starts are spread evenly.
+    `size` is a multiple of `multiple`; `tile` the largest length allowed. n is the smallest
+    count that covers the axis with `overlap` shared between neighbours; the lengths, multiples
+    of `multiple`, differ by at most one multiple and add up to the least total that covers
+    size + (n - 1) * overlap; what that total has over it widens the overlaps evenly.
     """
     if size <= tile:
-        return size, [0]
+        return [(0, size)]
     count = -(-(size - overlap) // (tile - overlap))
-    while True:
-        length = _round_up(-(-(size + (count - 1) * overlap) // count), multiple)
-        if length <= tile:
-            break
-        count += 1
-    length = max(length, overlap * 2)
-    starts = np.linspace(0, size - length, count).round().astype(int).tolist()
-    return length, starts
+    units = -(-(size + (count - 1) * overlap) // multiple)  # at most count * tile / multiple
+    base, longer = divmod(units, count)
+    # A tile shorter than two overlaps would have its two ramps meet; keep the old floor.
+    shortest = min(tile, _round_up(2 * overlap, multiple))
+    lengths = [max((base + (index < longer)) * multiple, shortest) for index in range(count)]
+    shared, wider = divmod(sum(lengths) - size, count - 1)
+    starts = [0]
+    for index in range(count - 1):
+        starts.append(starts[-1] + lengths[index] - (shared + (index < wider)))
+    return list(zip(starts, lengths))
 
 
-def _round_up(value, multiple):
-    return -(-value // multiple) * multiple
+def _axis_weights(layout, size):
+    """1-D blending weights of each tile on one axis; together they add up to 1 everywhere.
+
+    Across the pixels two neighbours share, one rises and the other falls along a raised
+    cosine (the two add up to 1; no weight is 0, so every pixel keeps both outputs); the
+    sum is normalised once more, which only matters where a short tile's two ramps meet.
+    """
+    ramps = []
+    for index, (start, length) in enumerate(layout):
+        weights = np.ones(length, dtype=np.float64)
+        shared_before = layout[index - 1][0] + layout[index - 1][1] - start if index > 0 else 0
+        shared_after = start + length - layout[index + 1][0] if index + 1 < len(layout) else 0
+        if shared_before > 0:
+            weights[:shared_before] = np.minimum(weights[:shared_before], _rising(shared_before))
+        if shared_after > 0:
+            weights[length - shared_after:] = np.minimum(weights[length - shared_after:], _rising(shared_after)[::-1])
+        ramps.append(weights)
+    total = np.zeros(size, dtype=np.float64)
+    for (start, length), weights in zip(layout, ramps):
+        total[start:start + length] += weights
+    return [(weights / total[start:start + length]).astype(np.float32)
+            for (start, length), weights in zip(layout, ramps)]
+
+
+def _rising(length):
+    return 0.5 - 0.5 * np.cos(np.pi * (np.arange(length) + 0.5) / length)  # never 0
 
 
 def _reflect_pad(image, height, width):
@@ -62,12 +88,34 @@ def _check_tiling(tile, overlap, multiple):
         raise ValueError(f"overlap {overlap} must be between 0 and half the tile ({tile // 2})")
 
 
+def _groups(height, width, tile, overlap, multiple):
+    """The padded size, the row and column layouts, and the tiles grouped by shape:
+    {(tile height, tile width): [(row index, column index), ...]}, in row-major order."""
+    padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
+    rows = _layout(padded_height, tile, overlap, multiple)
+    cols = _layout(padded_width, tile, overlap, multiple)
+    groups = {}
+    for row, (_, tile_height) in enumerate(rows):
+        for col, (_, tile_width) in enumerate(cols):
+            groups.setdefault((tile_height, tile_width), []).append((row, col))
+    return (padded_height, padded_width), rows, cols, groups
+
+
 def count_calls(height, width, tile, overlap, multiple, batch_size=1):
     """How many times `predict_tiled` calls `fn` for an H x W field (for progress bars)."""
     _check_tiling(tile, overlap, multiple)
-    padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
-    tiles = len(_layout(padded_height, tile, overlap, multiple)[1]) * len(_layout(padded_width, tile, overlap, multiple)[1])
-    return 1 if tiles == 1 else -(-tiles // batch_size)
+    _, rows, cols, groups = _groups(height, width, tile, overlap, multiple)
+    if len(rows) * len(cols) == 1:
+        return 1
+    return sum(-(-len(tiles) // batch_size) for tiles in groups.values())
+
+
+def computed_pixels(height, width, tile, overlap, multiple):
+    """Pixels `fn` computes for an H x W field, overlaps counted twice: the work of tiling
+    against the H x W of untiled inference (on a model whose cost grows with the pixels)."""
+    _check_tiling(tile, overlap, multiple)
+    _, rows, cols, _ = _groups(height, width, tile, overlap, multiple)
+    return sum(length for _, length in rows) * sum(length for _, length in cols)
 
 
 def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
@@ -75,11 +123,12 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
 
     Args:
         fn: maps an N x h x w x C float32 batch (h, w multiples of `multiple`) to an
-            N x h x w x C_out array.
+            N x h x w x C_out array. Tiles may come in up to four shapes (lengths differ by
+            one multiple per axis); each call holds tiles of one shape.
         image: H x W x C array (any H, W).
         tile: largest tile side in pixels, a multiple of `multiple`; tiles shrink (to a
             multiple) so that they cover the field with the least extra work.
-        overlap: pixels shared by neighbouring tiles, 0 <= overlap <= tile / 2.
+        overlap: least number of pixels shared by neighbouring tiles, 0 <= overlap <= tile / 2.
         multiple: the model's size multiple (e.g. `generator.size_multiple`).
         batch_size: tiles per call of `fn`.
 
@@ -88,41 +137,35 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
 
     Example:
         >>> out = predict_tiled(lambda x: generator(x), condition, tile=256, overlap=32, multiple=32)
+
+    Reference: the overlap-tile strategy of Ronneberger et al., "U-Net: Convolutional Networks
+    for Biomedical Image Segmentation", MICCAI 2015, with blended rather than cropped overlaps.
     """
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3:
         raise ValueError(f"image must be H x W x C, got shape {image.shape}")
     _check_tiling(tile, overlap, multiple)
     height, width = image.shape[:2]
-    padded_height, padded_width = _round_up(height, multiple), _round_up(width, multiple)
+    (padded_height, padded_width), rows, cols, groups = _groups(height, width, tile, overlap, multiple)
     padded = _reflect_pad(image, padded_height, padded_width)
-    tile_height, rows = _layout(padded_height, tile, overlap, multiple)
-    tile_width, cols = _layout(padded_width, tile, overlap, multiple)
-    if len(rows) == 1 and len(cols) == 1:
+    if len(rows) * len(cols) == 1:
         return np.asarray(fn(padded[None]), dtype=np.float32)[0, :height, :width]
 
-    origins = [(y, x) for y in rows for x in cols]
-    ramps = {}  # (ramp at top, bottom, left, right) -> tile weights, at most 9 kinds
-
-    def weights_at(y, x):
-        key = (y > 0, y + tile_height < padded_height, x > 0, x + tile_width < padded_width)
-        if key not in ramps:
-            ramps[key] = np.outer(_ramp(tile_height, overlap, *key[:2]),
-                                  _ramp(tile_width, overlap, *key[2:])).astype(np.float32)[..., None]
-        return ramps[key]
-
+    row_weights = _axis_weights(rows, padded_height)
+    col_weights = _axis_weights(cols, padded_width)
     total = None
-    weight_sum = np.zeros((padded_height, padded_width, 1), dtype=np.float32)
-    for first in range(0, len(origins), batch_size):
-        chunk = origins[first:first + batch_size]
-        batch = np.stack([padded[y:y + tile_height, x:x + tile_width] for y, x in chunk])
-        outputs = np.array(fn(batch), dtype=np.float32)
-        if total is None:
-            total = np.zeros((padded_height, padded_width, outputs.shape[-1]), dtype=np.float32)
-        for (y, x), output in zip(chunk, outputs):
-            weights = weights_at(y, x)
-            output *= weights
-            total[y:y + tile_height, x:x + tile_width] += output
-            weight_sum[y:y + tile_height, x:x + tile_width] += weights
-    total /= weight_sum
+    for (tile_height, tile_width), tiles in groups.items():
+        for first in range(0, len(tiles), batch_size):
+            chunk = tiles[first:first + batch_size]
+            batch = np.stack([padded[rows[row][0]:rows[row][0] + tile_height, cols[col][0]:cols[col][0] + tile_width]
+                              for row, col in chunk])
+            outputs = np.asarray(fn(batch), dtype=np.float32)
+            if total is None:
+                total = np.zeros((padded_height, padded_width, outputs.shape[-1]), dtype=np.float32)
+            for (row, col), output in zip(chunk, outputs):
+                top, left = rows[row][0], cols[col][0]
+                # Separable weights (row ramp x column ramp), applied as two broadcasts.
+                blended = output * row_weights[row][:, None, None]
+                blended *= col_weights[col][None, :, None]
+                total[top:top + tile_height, left:left + tile_width] += blended
     return total[:height, :width]

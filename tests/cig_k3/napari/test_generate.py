@@ -10,6 +10,7 @@ from cig_k3.cli import main
 from cig_k3.inference.tiling import count_calls
 from cig_k3.napari.generate import generate_from_labels
 
+from tests.cig_k3.export.conftest import tiny_generator
 from tests.cig_k3.napari.conftest import labels_field
 
 
@@ -26,7 +27,7 @@ def test_one_image_in_the_data_scale_with_provenance(run_dir, tmp_path):
     meta = kwargs["metadata"]
     assert meta["synthetic"] is True and meta["run_id"] == "abc123" and meta["seed"] == 3
     assert meta["mask"] == "drawn" and meta["kind"] == "image" and meta["model"].endswith("generator.keras")
-    total = count_calls(40, 56, 16, 4, 1, 4)
+    total = count_calls(40, 56, 16, 4, tiny_generator().size_multiple, 4)  # the run's generator
     assert total > 1 and progress == [(done, total) for done in range(1, total + 1)]  # tiled, every call counted
 
 

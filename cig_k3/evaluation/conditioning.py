@@ -2,7 +2,9 @@
 that take one.
 
 MixLC's generator (seed 001) draws a label in the style of a raw image:
-{"label": (N, H, W, C), "raw": (N, H, W, 1)}. At evaluation each sample is drawn in the style
+{"label": (N, H, W, C), "raw": (N, H, W, 1)}; a generator with a style encoder
+(`StyleUNetGenerator`, preset realistic-style) takes the same input and reads only the raw
+image's style. At evaluation each sample is drawn in the style
 of another sample's real image (the next one, cyclically), so its own target never leaks in;
 generators that take only the condition get the condition.
 """

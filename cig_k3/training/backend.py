@@ -6,7 +6,7 @@ nothing of CIG: what they share lives here and is applied around them. `split_ba
 batch of the data stream into the (condition, target) pair a step receives, and
 `eager_test_step` is the validation step of the backends whose variables hold state
 (TensorFlow, torch); JAX brings its own, stateless one. `adam()` is Keras' Adam, or the
-backend's fused equivalent where the step file defines one (TensorFlow's `FusedAdam`).
+backend's fused equivalent where the step file defines one (`FusedAdam` on TensorFlow and torch).
 
 So the imports run one way, gan.py -> backend.py -> step files, with no circle through them.
 """
@@ -62,8 +62,8 @@ def eager_test_step(model, batch):
 
 def adam(learning_rate, **kwargs):
     """keras.optimizers.Adam, or where the backend has one, its fused equivalent with the same
-    arithmetic and state (TensorFlow: `FusedAdam`). torch's Keras Adam is already a foreach
-    (multi-tensor) update and JAX's is fused by XLA, so they keep Keras' class.
+    arithmetic and state (`FusedAdam`: TensorFlow's ResourceApplyAdam, torch's `_fused_adam_`).
+    JAX's is fused by XLA, so it keeps Keras' class.
 
     Example:
         >>> optimizer = adam(2e-4, beta_1=0.5)

@@ -13,31 +13,17 @@ free of it:
 - "subpixel": a 3x3 convolution to 4x the filters, rearranged into a 2x larger image
   (depth to space). Its kernel starts with ICNR: the four phases share one kernel, so that
   at initialisation it equals resize-convolution; training may then let them differ.
-On JAX the two also avoid XLA:CPU's slow input-dilated convolutions.
+On JAX the two also avoid XLA:CPU's slow input-dilated convolutions; "transpose" avoids them
+there too, computed by phases (`cig_k3.layers.phase_conv`).
 """
 
 import keras
 from keras import ops
 
+from cig_k3.layers import phase_conv
+from cig_k3.layers.pixel_shuffle import depth_to_space
+
 UPSAMPLINGS = ("transpose", "resize_conv", "bilinear_conv", "subpixel")
-
-
-def depth_to_space(inputs, block_size):
-    """(N, H, W, C * b * b) -> (N, H * b, W * b, C), channels-last, TensorFlow's order.
-
-    Output pixel (h * b + i, w * b + j, c) is input (h, w, (i * b + j) * C + c). Written with
-    reshape and transpose because `keras.ops.depth_to_space` is missing in older Keras.
-
-    Example:
-        >>> depth_to_space(keras.ops.zeros((1, 4, 4, 8)), 2).shape
-        (1, 8, 8, 2)
-    """
-    channels = inputs.shape[-1] // (block_size * block_size)
-    shape = ops.shape(inputs)
-    height, width = shape[1], shape[2]
-    x = ops.reshape(inputs, (-1, height, width, block_size, block_size, channels))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (N, H, i, W, j, C)
-    return ops.reshape(x, (-1, height * block_size, width * block_size, channels))
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -112,8 +98,9 @@ def upsample(x, filters, mode="transpose", use_bias=True, name="up"):
     Distill 2016.
     """
     if mode == "transpose":
-        return keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
-                                            name=f"{name}_conv")(x)
+        # Keras' Conv2DTranspose, computed without input dilation where that is faster (JAX).
+        return phase_conv.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                          name=f"{name}_conv")(x)
     if mode == "resize_conv":
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)

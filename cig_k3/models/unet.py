@@ -2,7 +2,7 @@
 
 import keras
 
-from cig_k3.layers import MCDropout, normalization, upsampling
+from cig_k3.layers import MCDropout, normalization, phase_conv, upsampling
 from cig_k3.layers.noise import LatentCode, NoiseInjection
 
 
@@ -94,7 +94,8 @@ class UNetGenerator(keras.Model):
         x = condition
         skips = []
         for i, num_filters in enumerate(filters):
-            x = keras.layers.Conv2D(
+            # Keras' Conv2D, computed without input dilation in its gradient where that is faster.
+            x = phase_conv.Conv2D(
                 num_filters, 4, strides=2, padding="same", use_bias=(i == 0 or norm == "none"),
                 name=f"down{i}_conv",
             )(x)

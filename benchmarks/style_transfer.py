@@ -15,11 +15,16 @@ off (`samples=1`, z = mu). Over all (mask, style) pairs it reports Pearson r bet
   generated image's: the part of the mean a style can transfer;
 - `nuclei mean`, `background mean`: the reference's and the generated image's mean inside
   and outside the mask's objects;
-- `within mask`: r across the styles for each mask, averaged over the masks.
+- `within mask`: r across the styles for each mask, averaged over the masks;
+- `own field`: each test mask drawn in the style of its own field, r between the real and
+  the generated field means over the fields (the style encoder sees the very image it is
+  compared with, as in training).
 
-A baseline row draws each mask once with the prior's mean code (z = 0, no style): what the
-mask alone explains. The gallery PNG shows mask | style reference | generated for a few
-pairs, all on one intensity scale.
+The `no style` column draws each mask once with the prior's mean code (z = 0): what the mask
+alone explains. The `perfect` column is the r a perfect transfer would reach (the
+reference's nuclei and background means painted on the mask): on the field means of
+different masks it is far below 1, since there coverage drives the mean. The gallery PNG
+shows mask | style reference | generated for a few pairs, all on one intensity scale.
 
     python benchmarks/style_transfer.py --shards data/bbbc039 --run runs/style_bbbc039 \
         --out benchmarks/gallery/style_transfer.png
@@ -72,11 +77,13 @@ def measure(generator, fields, style_indices, keep=(), tile=256, overlap=32):
     from cig_k3.inference.style import encode_style
 
     codes = {j: encode_style(generator, fields.images[j])[0] for j in style_indices}
-    rows, baseline, generated = [], [], {}
+    rows, baseline, generated, own = [], [], {}, []
     for i, condition in enumerate(fields.conditions):
         mask = fields.instances[i]
         inside = mask > 0
         prior = region_means(draw(generator, condition, np.zeros(generator.latent_dim), tile, overlap), mask)
+        itself = draw(generator, condition, encode_style(generator, fields.images[i])[0], tile, overlap)
+        own.append((region_means(fields.images[i], mask)[0], region_means(itself, mask)[0], prior[0]))
         for j in style_indices:
             if j == i:
                 continue
@@ -89,23 +96,27 @@ def measure(generator, fields, style_indices, keep=(), tile=256, overlap=32):
                          "generated": region_means(image, mask)})
             baseline.append(prior)
         log.info("mask %d/%d drawn in %d styles", i + 1, len(fields.conditions), len(style_indices))
-    return rows, baseline, generated
+    return rows, baseline, generated, own
 
 
-def summary(rows, baseline):
-    """{figure: (r with the style, r of the no-style baseline)}."""
+def summary(rows, baseline, own):
+    """{figure: (r with the style, r of the no-style baseline, r of a perfect transfer)}."""
     reference = np.array([row["reference"] for row in rows])
     generated = np.array([row["generated"] for row in rows])
     coverage = np.array([row["same_coverage"] for row in rows])
     prior = np.array(baseline)
     masks = np.array([row["mask"] for row in rows])
     within = [pearson(reference[masks == m, 0], generated[masks == m, 0]) for m in np.unique(masks)]
+    within_perfect = [pearson(reference[masks == m, 0], coverage[masks == m]) for m in np.unique(masks)]
+    own = np.array(own)
     return {
-        "field mean": (pearson(reference[:, 0], generated[:, 0]), pearson(reference[:, 0], prior[:, 0])),
-        "field mean, same coverage": (pearson(coverage, generated[:, 0]), pearson(coverage, prior[:, 0])),
-        "nuclei mean": (pearson(reference[:, 1], generated[:, 1]), pearson(reference[:, 1], prior[:, 1])),
-        "background mean": (pearson(reference[:, 2], generated[:, 2]), pearson(reference[:, 2], prior[:, 2])),
-        "within mask (mean over masks)": (float(np.nanmean(within)), float("nan")),
+        "field mean": (pearson(reference[:, 0], generated[:, 0]), pearson(reference[:, 0], prior[:, 0]),
+                       pearson(reference[:, 0], coverage)),
+        "field mean, same coverage": (pearson(coverage, generated[:, 0]), pearson(coverage, prior[:, 0]), 1.0),
+        "nuclei mean": (pearson(reference[:, 1], generated[:, 1]), pearson(reference[:, 1], prior[:, 1]), 1.0),
+        "background mean": (pearson(reference[:, 2], generated[:, 2]), pearson(reference[:, 2], prior[:, 2]), 1.0),
+        "within mask (mean over masks)": (float(np.nanmean(within)), float("nan"), float(np.nanmean(within_perfect))),
+        "own field (mask in its own style)": (pearson(own[:, 0], own[:, 1]), pearson(own[:, 0], own[:, 2]), 1.0),
     }
 
 
@@ -157,11 +168,11 @@ def main():
     dimmest, middle, brightest = styles[0], styles[len(styles) // 2], styles[-1]
     masks = [i for i in range(len(fields)) if i not in (dimmest, middle, brightest)][:2]
     pairs = [(i, j) for i in masks for j in (dimmest, middle, brightest)]
-    rows, baseline, generated = measure(generator, fields, styles, keep=set(pairs), tile=args.tile)
+    rows, baseline, generated, own = measure(generator, fields, styles, keep=set(pairs), tile=args.tile)
     log.info("%d masks x %d styles (own field left out): %d pairs", len(fields), len(styles), len(rows))
-    log.info("%-32s %10s %12s", "Pearson r", "with style", "no style")
-    for name, (styled, plain) in summary(rows, baseline).items():
-        log.info("%-32s %10.3f %12.3f", name, styled, plain)
+    log.info("%-34s %10s %9s %8s", "Pearson r", "with style", "no style", "perfect")
+    for name, (styled, plain, perfect) in summary(rows, baseline, own).items():
+        log.info("%-34s %10.3f %9.3f %8.3f", name, styled, plain, perfect)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     log.info("gallery: %s", gallery(fields, generated, pairs, args.out))
 

@@ -16,17 +16,21 @@ from cig_k3.models.unet import UNetGenerator
 
 # Keys of a Keras model's own config, not the U-Net's arguments.
 _MODEL_KEYS = ("name", "trainable", "dtype")
+POOLINGS = ("average", "average_max")
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
 class StyleEncoder(keras.Model):
     """Image -> [mu, logvar] of a `latent_dim` code: strided 3x3 convolutions, LeakyReLU(0.2),
-    global average pooling, and two dense heads.
+    global pooling, and two dense heads.
 
     There is no normalisation: instance norm (SPADE's encoder) would remove each image's own
     mean and contrast, which are the very style to be read. Global pooling makes the encoder
     take images of any size, so one code can describe a whole field while training sees
-    crops. The heads are float32 under mixed precision (the KL term uses exp(logvar)).
+    crops. "average_max" pooling appends the global maximum of each feature to its average:
+    an average dilutes the nuclei's brightness in a sparse field (3% covered) into a dark
+    background, while the maximum reads it whatever the coverage. The heads are float32
+    under mixed precision (the KL term uses exp(logvar)).
 
     Args:
         in_channels: channels of the image.
@@ -34,6 +38,7 @@ class StyleEncoder(keras.Model):
         base_filters: filters of the first convolution, doubled at each downsampling.
         num_downsamples: stride-2 convolutions.
         max_filters: cap on filters per convolution.
+        pooling: "average" or "average_max" (average and maximum, concatenated).
 
     Example:
         >>> mu, logvar = StyleEncoder(1, latent_dim=8, base_filters=8)(keras.ops.zeros((2, 32, 32, 1)))
@@ -44,14 +49,22 @@ class StyleEncoder(keras.Model):
     Normalization" (SPADE), CVPR 2019, sec. 4 and appendix (ConvEncoder).
     """
 
-    def __init__(self, in_channels=1, latent_dim=8, base_filters=32, num_downsamples=4, max_filters=256, **kwargs):
+    def __init__(self, in_channels=1, latent_dim=8, base_filters=32, num_downsamples=4, max_filters=256,
+                 pooling="average", **kwargs):
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown encoder pooling {pooling!r} in the style generator's generator_args; "
+                             f"choose one of {POOLINGS}")
         image = keras.Input(shape=(None, None, in_channels), name="image")
         x = image
         for i in range(num_downsamples):
             x = keras.layers.Conv2D(min(base_filters * 2**i, max_filters), 3, strides=2, padding="same",
                                     name=f"down{i}_conv")(x)
             x = keras.layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        pooled = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        if pooling == "average_max":
+            maximum = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+            pooled = keras.layers.Concatenate(name="pool_concat")([pooled, maximum])
+        x = pooled
         mu = keras.layers.Dense(latent_dim, dtype="float32", name="mu")(x)
         logvar = keras.layers.Dense(latent_dim, dtype="float32", name="logvar")(x)
         super().__init__(inputs=image, outputs=[mu, logvar], **kwargs)
@@ -60,11 +73,12 @@ class StyleEncoder(keras.Model):
         self.base_filters = base_filters
         self.num_downsamples = num_downsamples
         self.max_filters = max_filters
+        self.pooling = pooling
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "in_channels": self.in_channels,
                 "latent_dim": self.latent_dim, "base_filters": self.base_filters,
-                "num_downsamples": self.num_downsamples, "max_filters": self.max_filters}
+                "num_downsamples": self.num_downsamples, "max_filters": self.max_filters, "pooling": self.pooling}
 
     @classmethod
     def from_config(cls, config):
@@ -96,7 +110,8 @@ class StyleUNetGenerator(keras.Model):
         out_channels: channels of the image (and of the style image).
         latent_dim: size of the style code (SPADE: 256; 8 is plenty for exposure, background
             and texture of one stain).
-        encoder_filters, encoder_downsamples, encoder_max_filters: of the `StyleEncoder`.
+        encoder_filters, encoder_downsamples, encoder_max_filters, encoder_pooling: of the
+            `StyleEncoder`.
         seed: seed of the U-Net's noise layers and of the code's draws (seed + 4000).
         **unet_args: every other `UNetGenerator` argument (base_filters, depth, upsample,
             noise, ...).
@@ -113,7 +128,7 @@ class StyleUNetGenerator(keras.Model):
     """
 
     def __init__(self, in_channels=3, out_channels=1, latent_dim=8, encoder_filters=32, encoder_downsamples=4,
-                 encoder_max_filters=256, seed=None, **kwargs):
+                 encoder_max_filters=256, encoder_pooling="average", seed=None, **kwargs):
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim={latent_dim} in StyleUNetGenerator's generator_args must be >= 1")
         model_args = {key: kwargs.pop(key) for key in _MODEL_KEYS if key in kwargs}
@@ -121,7 +136,7 @@ class StyleUNetGenerator(keras.Model):
         label = keras.Input(shape=(None, None, in_channels), name="label")
         raw = keras.Input(shape=(None, None, out_channels), name="raw")
         encoder = StyleEncoder(out_channels, latent_dim, encoder_filters, encoder_downsamples, encoder_max_filters,
-                               name="style_encoder")
+                               encoder_pooling, name="style_encoder")
         mu, logvar = encoder(raw)
         code = StyleSample(seed=None if seed is None else seed + 4000, name="style_sample")([mu, logvar])
         conditioned = StyleCode(name="style_code")([label, code])
@@ -135,6 +150,7 @@ class StyleUNetGenerator(keras.Model):
         self.encoder_filters = encoder_filters
         self.encoder_downsamples = encoder_downsamples
         self.encoder_max_filters = encoder_max_filters
+        self.encoder_pooling = encoder_pooling
         self.seed = seed
         self.unet_args = unet_args
 
@@ -158,7 +174,7 @@ class StyleUNetGenerator(keras.Model):
             "name": self.name, "trainable": self.trainable, "in_channels": self.in_channels,
             "out_channels": self.out_channels, "latent_dim": self.latent_dim, "encoder_filters": self.encoder_filters,
             "encoder_downsamples": self.encoder_downsamples, "encoder_max_filters": self.encoder_max_filters,
-            "seed": self.seed, **self.unet_args,
+            "encoder_pooling": self.encoder_pooling, "seed": self.seed, **self.unet_args,
         }
 
     @classmethod

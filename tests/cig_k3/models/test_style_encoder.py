@@ -96,13 +96,17 @@ def test_config_round_trips_every_argument():
     rebuilt = StyleUNetGenerator.from_config(config)
     assert rebuilt.get_config() == config
     assert rebuilt.get_layer("unet").in_channels == 3 + 4 and rebuilt.get_layer("unet").latent_dim == 0
-    encoder = StyleEncoder(1, 6, 4, 2, 16)
+    encoder = StyleEncoder(1, 6, 4, 2, 16, pooling="average_max")
     assert StyleEncoder.from_config(encoder.get_config()).get_config() == encoder.get_config()
+    assert encoder.get_layer("mu").kernel.shape == (2 * 8, 6)  # average and maximum of 8 features
+    assert tiny(encoder_pooling="average_max").get_layer("style_encoder").pooling == "average_max"
+    with pytest.raises(ValueError, match="pooling"):
+        StyleEncoder(1, 6, pooling="median")
     assert StyleSample.from_config(StyleSample(seed=2).get_config()).seed == 2
 
 
 def test_roundtrip_in_fresh_process(fresh_process_roundtrip):
-    generator = tiny(seed=1)
+    generator = tiny(seed=1, encoder_pooling="average_max")
     # Non-zero weights everywhere, so that the loaded file must carry the trained values.
     for variable in generator.trainable_variables:
         variable.assign(np.random.default_rng(len(variable.path)).normal(0, 0.2, variable.shape).astype("float32"))

@@ -62,13 +62,14 @@ PRESETS = {
 }
 
 
-def _with_style_encoder(preset, latent_dim=8, kl_weight=0.05):
+def _with_style_encoder(preset, latent_dim=8, kl_weight=0.01, encoder_pooling="average_max"):
     """`preset` with its U-Net drawn in the style of an image: a `StyleUNetGenerator` whose
     encoder's code (`latent_dim` values) replaces the U-Net's own latent code, trained as a
     cVAE-GAN with `kl_weight` (SPADE's 0.05)."""
     styled = copy.deepcopy(preset)
     styled["model"]["generator"] = "style_unet"
     styled["model"]["generator_args"]["latent_dim"] = latent_dim
+    styled["model"]["generator_args"]["encoder_pooling"] = encoder_pooling
     styled["loss"]["extra"]["kl_weight"] = kl_weight
     return styled
 

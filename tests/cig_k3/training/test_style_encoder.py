@@ -32,8 +32,9 @@ def test_kl_by_hand():
 def test_preset_is_realistic_plus_a_style_encoder():
     styled, plain = PRESETS["realistic-style"], PRESETS["realistic"]
     assert styled["model"]["generator"] == "style_unet" and plain["model"]["generator"] == "unet"
-    assert styled["loss"]["extra"]["kl_weight"] == 0.05 and "kl_weight" not in plain["loss"]["extra"]
-    assert styled["model"]["generator_args"] == {**plain["model"]["generator_args"], "latent_dim": 8}
+    assert styled["loss"]["extra"]["kl_weight"] == 0.01 and "kl_weight" not in plain["loss"]["extra"]
+    assert styled["model"]["generator_args"] == {**plain["model"]["generator_args"], "latent_dim": 8,
+                                                 "encoder_pooling": "average_max"}
     assert styled["model"]["discriminator_args"] == plain["model"]["discriminator_args"]
 
 

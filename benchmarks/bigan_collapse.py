@@ -23,8 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 import gan_families  # noqa: E402
 
-# What the bigan preset was before issue 14 (benchmarks/RESULTS.md, "GAN families": KID 2.76, failed).
-COLLAPSED = {"dropout": 0.0, "optimizer": {"generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4}}
+# Variants besides the preset: what the bigan preset was before issue 14 (benchmarks/RESULTS.md,
+# "GAN families": KID 2.76, failed), and ALI's dropout alone with D as fast as G.
+VARIANTS = {
+    "preset": {},
+    "collapsed": {"dropout": 0.0, "optimizer": {"generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4}},
+    "dropout_only": {"dropout": 0.2, "optimizer": {"generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4}},
+}
 
 
 def diversity_ratio(samples, reals, pairs=256, seed=0):
@@ -48,7 +53,7 @@ def scores(name, images, reals, extra=None):
             "kid_std": measured["kid_std"], "diversity_ratio": diversity_ratio(images, reals), **(extra or {})}
 
 
-def train_variant(name, collapsed, args):
+def train_variant(name, args):
     import keras
 
     from cig_k3.config import config_from_preset
@@ -57,17 +62,20 @@ def train_variant(name, collapsed, args):
     from cig_k3.training.gans import GAN_CUSTOM_OBJECTS
 
     values = gan_families.overrides("bigan", args)  # merged into the preset by config_from_preset
-    if collapsed:
-        values["model"]["discriminator_args"]["dropout"] = COLLAPSED["dropout"]
-        values["optimizer"] = dict(COLLAPSED["optimizer"])
+    variant = VARIANTS[name]
+    if "dropout" in variant:
+        values["model"]["discriminator_args"]["dropout"] = variant["dropout"]
+    if "optimizer" in variant:
+        values["optimizer"] = dict(variant["optimizer"])
     values["out"] = str(Path(args.out) / name)
+    values["seed"] = args.seed
     config = config_from_preset("bigan", values)
     train(config)
     gan = keras.saving.load_model(Path(config.out) / "gan.keras", custom_objects={**CUSTOM_OBJECTS,
                                                                                  **GAN_CUSTOM_OBJECTS}, compile=False)
     history = json.loads((Path(config.out) / "history.json").read_text())[-1]
     return gan, {"d_loss": history.get("d_loss"), "val_recon_l1": history.get("val_recon_l1"),
-                 "steps": config.epochs * config.steps_per_epoch,
+                 "steps": config.epochs * config.steps_per_epoch, "seed": config.seed,
                  "d_lr": config.optimizer.discriminator_learning_rate,
                  "d_dropout": config.model.discriminator_args.get("dropout", 0.0)}
 
@@ -81,7 +89,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--real", type=int, default=256, help="held-out real crops")
-    parser.add_argument("--variants", nargs="+", default=["preset", "collapsed"], choices=("preset", "collapsed"))
+    parser.add_argument("--seed", type=int, default=0, help="the training runs' seed")
+    parser.add_argument("--variants", nargs="+", default=["preset", "collapsed"], choices=sorted(VARIANTS))
     parser.add_argument("--out", default="runs/bigan_collapse")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -91,7 +100,7 @@ def main():
     _, reals = gan_families.real_crops(args.data, args.crop, args.real)
     rows = []
     for name in args.variants:
-        gan, extra = train_variant(name, name == "collapsed", args)
+        gan, extra = train_variant(name, args)
         samples = keras.ops.convert_to_numpy(gan.sample(len(reals), seed=0))
         rows.append(scores(f"bigan, {name} settings", samples, reals, extra))
     constant = np.repeat(reals.mean(axis=0, keepdims=True), len(reals), axis=0)
@@ -100,7 +109,7 @@ def main():
     rows.append(scores("noise: real mean and std per pixel", noise.astype("float32"), reals))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=1))
-    columns = ["variant", "steps", "d_lr", "d_dropout", "d_loss", "val_recon_l1", "fid_pixels_8x8", "kid_pixels_8x8",
+    columns = ["variant", "seed", "steps", "d_lr", "d_dropout", "d_loss", "val_recon_l1", "fid_pixels_8x8", "kid_pixels_8x8",
                "kid_std", "diversity_ratio"]
     _common.publish("BiGAN collapse check (issue 14)", _common.table(rows, columns), record=args.record)
 

@@ -29,7 +29,9 @@ from cig_k3.layers.pixel_shuffle import depth_to_space, space_to_depth
 
 IMPLEMENTATIONS = ("auto", "phases", "keras")
 
-# Backends where "auto" computes by phases (measured; see the module docstring).
+# Backends where "auto" computes by phases. Measured on pix2pix at 256 (benchmarks/RESULTS.md):
+# JAX 3.6x (batch 1) and 6.8x (batch 4) less CPU per step; TensorFlow 7 % more; torch equal
+# within noise, and its extra NHWC copies are what it already spends most on.
 PHASES_BY_DEFAULT = {"jax": True, "tensorflow": False, "torch": False, "numpy": False}
 
 
@@ -44,7 +46,7 @@ def _phase_geometry(layer):
     kernel_size, strides = tuple(layer.kernel_size), tuple(layer.strides)
     if kernel_size[0] != kernel_size[1] or strides[0] != strides[1] or strides[0] < 2:
         return None
-    if kernel_size[0] % strides[0] or tuple(layer.dilation_rate) != (1, 1):
+    if kernel_size[0] % strides[0] or tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
         return None
     if layer.data_format != "channels_last" or layer.padding not in ("same", "valid"):
         return None
@@ -72,7 +74,7 @@ class Conv2D(keras.layers.Conv2D):
     followed by a (k/s) x (k/s) stride-1 convolution.
 
     Same arguments, variables and outputs as `keras.layers.Conv2D`. Square kernels whose
-    size is a multiple of the (equal) strides, without dilation, channels-last, padding
+    size is a multiple of the (equal) strides, without dilation or groups, channels-last, padding
     "same" or "valid", run by phases; anything else runs Keras' own convolution.
 
     Args:

@@ -10,6 +10,8 @@ import keras
 
 from cig_k3.layers.dropout import MCDropout
 from cig_k3.layers.normalization import normalization
+from cig_k3.layers.phase_conv import Conv2D as PhaseConv2D
+from cig_k3.layers.phase_conv import Conv2DTranspose as PhaseConv2DTranspose
 
 ACTIVATIONS = ("relu", "leaky_relu", "none")
 
@@ -35,7 +37,9 @@ def conv_block(
     `MCDropout`, so it can stay on at inference as the generator's noise source. The
     convolution has no bias when a normalisation follows it (the norm's offset replaces it).
     """
-    conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    # phase_conv's layers are Keras' own (same variables and saved layout); on JAX their 4x4
+    # stride-2 case runs as stride-1 convolutions, avoiding XLA:CPU's input-dilated ones.
+    conv = PhaseConv2DTranspose if transpose else PhaseConv2D
     x = conv(
         filters, kernel_size, strides=strides, padding="same", dilation_rate=dilation_rate,
         use_bias=(norm == "none"), name=f"{name}_conv",

@@ -1,20 +1,16 @@
 """benchmarks/compare.py: one table of reference and backends; the arithmetic, and a smoke run."""
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare.py"
+from tests.benchmarks import BENCHMARKS, load_script
+
 
 
 def load_compare():
-    spec = importlib.util.spec_from_file_location("compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("compare")
 
 
 @pytest.mark.backend_independent
@@ -47,7 +43,7 @@ def test_ratios_to_the_reference_and_fractions_of_the_run_peak():
 @pytest.mark.slow  # a Keras process with a fit and two matmul peaks: about a minute on 2 cores
 @pytest.mark.backend_independent
 def test_quick_run_prints_one_table():
-    result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--backends", "tensorflow", "--presets", "cig",
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "compare.py"), "--quick", "--backends", "tensorflow", "--presets", "cig",
                              "--crop", "64"], capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Machine: " in result.stdout

@@ -1,20 +1,16 @@
 """Every GPU recipe names a preset and settings that `cig train` accepts."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
+from tests.benchmarks import load_script
+
 from cig_k3.config import config_from_preset
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_recipes.py"
 
 
 def load_recipes():
-    spec = importlib.util.spec_from_file_location("gpu_recipes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_recipes")
 
 
 @pytest.mark.backend_independent

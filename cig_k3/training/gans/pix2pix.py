@@ -10,6 +10,17 @@ from cig_k3.training.gan import GAN, Phase
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
+def fidelity_metrics(generator, condition, target):
+    """Validation L1, PSNR and SSIM of the generator's deterministic output against the target."""
+    fake = generator(condition, training=False)
+    target = ops.cast(target, fake.dtype)
+    return {
+        "l1": ops.mean(ops.abs(target - fake)),
+        "psnr": ops.mean(image_metrics.psnr(target, fake)),
+        "ssim": ops.mean(image_metrics.ssim(target, fake)),
+    }
+
+
 class Pix2PixGAN(GAN):
     """Generator + conditional discriminator, trained together with `fit` on any backend.
 
@@ -114,13 +125,7 @@ class Pix2PixGAN(GAN):
         return {"d_real": d_real, "d_fake": d_fake, "d_loss": 0.5 * (d_real + d_fake)}, fake
 
     def validation_metrics(self, condition, target):
-        fake = self.generator(condition, training=False)
-        target = ops.cast(target, fake.dtype)
-        return {
-            "l1": ops.mean(ops.abs(target - fake)),
-            "psnr": ops.mean(image_metrics.psnr(target, fake)),
-            "ssim": ops.mean(image_metrics.ssim(target, fake)),
-        }
+        return fidelity_metrics(self.generator, condition, target)
 
     def grid_columns(self, condition, target, num_samples):
         """`num_samples` dropout (and noise) samples of G(condition)."""

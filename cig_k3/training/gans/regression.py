@@ -4,8 +4,8 @@ virtual-staining benchmarks put beside every generative model."""
 import keras
 from keras import ops
 
-from cig_k3.evaluation import metrics as image_metrics
 from cig_k3.training.gan import GAN, Phase
+from cig_k3.training.gans.pix2pix import fidelity_metrics
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -75,13 +75,7 @@ class RegressionBaseline(GAN):
         return {"g_l1": g_l1, "g_total": self.l1_weight * g_l1}, fake
 
     def validation_metrics(self, condition, target):
-        fake = self.generator(condition, training=False)
-        target = ops.cast(target, fake.dtype)
-        return {
-            "l1": ops.mean(ops.abs(target - fake)),
-            "psnr": ops.mean(image_metrics.psnr(target, fake)),
-            "ssim": ops.mean(image_metrics.ssim(target, fake)),
-        }
+        return fidelity_metrics(self.generator, condition, target)
 
     def grid_columns(self, condition, target, num_samples):
         """The one prediction: a regression draws no samples."""

@@ -9,7 +9,6 @@ from cig_k3.layers import sampling
 from cig_k3.training.gan import GAN, Phase
 
 
-@keras.saving.register_keras_serializable(package="cig_k3")
 def fidelity_metrics(generator, condition, target):
     """Validation L1, PSNR and SSIM of the generator's deterministic output against the target."""
     fake = generator(condition, training=False)
@@ -21,6 +20,7 @@ def fidelity_metrics(generator, condition, target):
     }
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
 class Pix2PixGAN(GAN):
     """Generator + conditional discriminator, trained together with `fit` on any backend.
 

@@ -13,12 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tifffile
 
 from cig_k3.data.normalize import encode_label, from_model_range
 from cig_k3.export.loading import atomic_target, cig_version
+from cig_k3.inference.images import read_array
 from cig_k3.inference.tiling import predict_tiled
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
@@ -64,16 +64,7 @@ def list_masks(folder):
 def read_mask(path):
     """An H x W non-negative integer mask from a PNG or TIFF; ValueError naming the file."""
     path = Path(path)
-    try:
-        if path.suffix.lower() == ".png":
-            mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if mask is None:
-                raise ValueError("OpenCV cannot decode it")
-        else:
-            mask = tifffile.imread(path)
-    except (OSError, ValueError, tifffile.TiffFileError) as error:
-        raise ValueError(f"{path}: cannot read the mask ({error}).") from None
-    mask = np.squeeze(mask)
+    mask = np.squeeze(read_array(path))
     if mask.ndim == 3 and all(np.array_equal(mask[..., 0], mask[..., c]) for c in range(1, mask.shape[-1])):
         mask = mask[..., 0]  # a grey mask saved as RGB
     if mask.ndim != 2:

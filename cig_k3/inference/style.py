@@ -16,11 +16,10 @@ backend and a rerun (or a Dask worker) draws the same images.
 
 from pathlib import Path
 
-import cv2
 import numpy as np
-import tifffile
 
 from cig_k3.data.normalize import to_model_range
+from cig_k3.inference.images import read_array
 
 STYLE_SUFFIXES = (".tif", ".tiff", ".png")
 
@@ -32,16 +31,7 @@ def read_style(path, manifest, out_channels):
     path = Path(path)
     if path.suffix.lower() not in STYLE_SUFFIXES:
         raise ValueError(f"--style {path}: a style image must be a TIFF or PNG ({', '.join(STYLE_SUFFIXES)}).")
-    try:
-        if path.suffix.lower() == ".png":
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                raise ValueError("OpenCV cannot decode it")
-        else:
-            image = tifffile.imread(path)
-    except (OSError, ValueError, tifffile.TiffFileError) as error:
-        raise ValueError(f"--style {path}: cannot read the image ({error}).") from None
-    image = np.squeeze(np.asarray(image))
+    image = np.squeeze(np.asarray(read_array(path, "the image", prefix="--style ")))
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or min(image.shape[:2]) < 1:

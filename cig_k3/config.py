@@ -68,6 +68,11 @@ class OptimizerConfig:
     beta_2: float = 0.999
     # pix2pix's schedule: constant, then linear decay to 0 over the last `decay_epochs`.
     decay_epochs: int = 0
+    # Momentum of an exponential moving average of the generator's weights (0: none). The
+    # average is what training saves as generator.keras, so every sample, evaluation and
+    # export draws with it (Karras et al. 2018; Yazici et al. 2019); checkpoints keep the
+    # raw weights and the average both, so a resumed run continues exactly.
+    generator_ema: float = 0.0
 
 
 @dataclass
@@ -113,6 +118,8 @@ class TrainConfig:
              f"generator learning rate must be positive, got {self.optimizer.generator_learning_rate}"),
             (self.optimizer.discriminator_learning_rate > 0,
              f"discriminator learning rate must be positive, got {self.optimizer.discriminator_learning_rate}"),
+            (0.0 <= self.optimizer.generator_ema < 1.0,
+             f"optimizer.generator_ema {self.optimizer.generator_ema!r}: an EMA momentum in [0, 1), 0 for none"),
             (self.model.gan != "cyclegan" or bool(self.data.shards_b),
              "the cyclegan preset translates between two shard folders: give data.shards_b (--data-b)"),
             (self.data.on_error in ON_ERROR, f"--on-error {self.data.on_error!r}: choose one of {ON_ERROR}"),

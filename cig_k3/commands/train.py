@@ -37,6 +37,9 @@ def add_arguments(parser):
     parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
     parser.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (TTUR)")
     parser.add_argument("--decay-epochs", type=integer, default=None, help="pix2pix linear decay over the last N epochs")
+    parser.add_argument("--generator-ema", type=float, default=None, metavar="MOMENTUM",
+                        help="save a moving average of the generator's weights with this momentum "
+                             "(e.g. 0.999; 0: the last weights)")
     parser.add_argument("--sample-every", type=integer, default=None, help="steps between sample grids (0: each epoch)")
     parser.add_argument("--nan-policy", default=None, help="stop | rollback")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -69,6 +72,7 @@ def overrides_from_args(args):
         ("optimizer", "generator_learning_rate"): args.g_lr,
         ("optimizer", "discriminator_learning_rate"): args.d_lr,
         ("optimizer", "decay_epochs"): args.decay_epochs,
+        ("optimizer", "generator_ema"): args.generator_ema,
         ("epochs",): args.epochs,
         ("steps_per_epoch",): args.steps_per_epoch,
         ("precision",): args.precision,

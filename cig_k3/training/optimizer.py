@@ -45,7 +45,16 @@ class GANOptimizer(keras.optimizers.Optimizer):
         """Build each inner optimiser for its variables: {name: list of variables}."""
         for name, optimizer in self.optimizers.items():
             optimizer.build(variables[name])
+        self._owned = {name: list(values) for name, values in variables.items()}
         self.built = True
+
+    def finalize_variable_values(self, var_list):
+        """What Keras' fit() calls when it ends: each inner optimiser that keeps a moving
+        average of its weights (`use_ema`, the generator's `generator_ema`) writes it over the
+        variables it updates. `var_list` (all the model's trainable weights) is not theirs:
+        each gets the variables it was built for."""
+        for name, optimizer in self.optimizers.items():
+            optimizer.finalize_variable_values(getattr(self, "_owned", {}).get(name, []))
 
     def build(self, variables):
         if not self.built:

@@ -110,16 +110,19 @@ def make_optimizers(config, learning_rate_scale=1.0):
     total = config.epochs * config.steps_per_epoch
     decay = opt.decay_epochs * config.steps_per_epoch
 
-    def adam(learning_rate):
+    def adam(learning_rate, ema=0.0):
         learning_rate *= learning_rate_scale
         if decay:
             learning_rate = LinearDecay(learning_rate, total - decay, decay)
-        optimizer = adam_optimizer(learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+        # Keras' own weight average: updated in every apply, written over the weights when
+        # fit() ends (GANOptimizer.finalize_variable_values).
+        average = {"use_ema": True, "ema_momentum": ema} if ema else {}
+        optimizer = adam_optimizer(learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, **average)
         if config.precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
-    return adam(opt.generator_learning_rate), adam(opt.discriminator_learning_rate)
+    return adam(opt.generator_learning_rate, opt.generator_ema), adam(opt.discriminator_learning_rate)
 
 
 def jit_setting(mode):

@@ -148,3 +148,41 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(synthetic_shards, tmp_pa
     with pytest.raises(TrainingDiverged, match=r"training diverged: loss \w+ became (nan|inf).*checkpoint.npz is kept"):
         train(absurd, resume=run)
     assert (run / "checkpoint.npz").read_bytes() == kept
+
+
+def test_generator_ema_is_what_the_run_saves_and_a_resume_continues(synthetic_shards, tmp_path):
+    """optimizer.generator_ema: generator.keras holds the moving average the generator's
+    optimiser kept, not the last weights; the checkpoint holds both, and a resume picks up
+    the average where it was."""
+    from cig_k3.training.checkpoint import load_checkpoint
+    from cig_k3.training.run import build_gan, make_optimizers
+
+    run = tmp_path / "run"
+    config = tiny_config(synthetic_shards, run, epochs=1, steps_per_epoch=2, optimizer={"generator_ema": 0.5})
+    train(config)
+
+    def restored(config):
+        gan = build_gan(config, 3, 1)
+        gan.compile(*make_optimizers(config))
+        load_checkpoint(gan, run)
+        return gan
+
+    gan = restored(config)
+    averages = gan.generator_optimizer._model_variables_moving_average
+    assert len(averages) == len(gan.generator.trainable_variables)
+    saved = keras.saving.load_model(run / "generator.keras", compile=False)
+    raw = [keras.ops.convert_to_numpy(v.value) for v in gan.generator.trainable_variables]
+    mean = [keras.ops.convert_to_numpy(v.value) for v in averages]
+    for weight, average in zip(saved.trainable_variables, mean):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(weight.value), average, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(r, m) for r, m in zip(raw, mean)), "the average equals the last weights"
+
+    longer = tiny_config(synthetic_shards, run, epochs=2, steps_per_epoch=2, optimizer={"generator_ema": 0.5})
+    assert train(longer, resume=run).steps_done == 4
+    later = [keras.ops.convert_to_numpy(v.value) for v in restored(longer).generator_optimizer._model_variables_moving_average]
+    assert any(not np.allclose(a, b) for a, b in zip(mean, later))
+
+
+def test_generator_ema_momentum_is_checked(synthetic_shards, tmp_path):
+    with pytest.raises(ValueError, match="generator_ema"):
+        tiny_config(synthetic_shards, tmp_path / "run", optimizer={"generator_ema": 1.0}).validate()

@@ -39,6 +39,9 @@ def test_evaluate_virtual_staining(tmp_path, with_judge):
     assert saved["headline"]["n_images"] == 4
 
 
+# The style pairing and the report are NumPy and the Inception network's (torch): the same on
+# every backend; the generator's own inference is test_evaluate_virtual_staining's, per backend.
+@pytest.mark.backend_independent
 def test_evaluate_style_taking_generator(tmp_path):
     """MixLC's generator takes {"label", "raw"}: each sample is drawn in another sample's style."""
     import numpy as np

@@ -58,11 +58,18 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
     results = evaluate_run(out, shards, split="test", crop=crop, max_images=64, samples=4,
                            judge_path=None if task == "mask2image" else judge_path)
     head = results["headline"]
+    realism = results["realism"]
+    cells = (realism.get("cell_features_generated") or {}).get("per_feature", {})
+    texture = (realism.get("diversity") or {}).get("uncertainty_texture") or {}
     row = {
         "data": Path(shards).name, "crop": crop, "batch": batch_size, "steps": epochs * steps,
         "train_s": train_seconds, "psnr": head.get("psnr"),
         "ssim": head.get("ssim"), "pearson": head.get("pearson"), "fid_judge": head.get("mask_fidelity_fid"),
         "n_test": head.get("n_images"),
+        # Issue 14's cell-texture targets: |generated median - real median| / real IQR.
+        "nuclei_cv_offset": (cells.get("intensity_cv") or {}).get("median_offset_iqr"),
+        "nuclei_contrast_offset": (cells.get("glcm_contrast") or {}).get("median_offset_iqr"),
+        "follows_texture": texture.get("follows_texture"),
         **realism_columns(results["realism"]["sets"]["generated"]),
         "baselines": {name: realism_columns(metrics) for name, metrics in results["realism"]["sets"].items()
                       if name != "generated"},
@@ -95,6 +102,58 @@ def realism_columns(metrics):
     if isinstance(worst, dict):  # the feature furthest off, as W1 / real IQR
         row["cell_worst"] = f"{worst.get('feature')} {worst.get('w1_iqr', float('nan')):.2f}"
     return row
+
+
+def _value(row, key):
+    value = (row or {}).get(key)
+    return None if value is None or value != value else value  # None for missing and NaN
+
+
+def _worst(row):
+    text = (row or {}).get("cell_worst")
+    try:
+        return float(str(text).rsplit(" ", 1)[-1])
+    except ValueError:
+        return None
+
+
+def _check(value, bound, passes):
+    if value is None:
+        return "not measured", ""
+    return ("met" if passes(value, bound) else "missed"), value
+
+
+def targets(row, floor, flat):
+    """Issue 14's targets for one mask -> image row, each as (target, measured, bound, verdict).
+
+    The bounds come from the rows measured the same way: the floor (real train vs real test)
+    and the flat-mask baseline."""
+    le, ge, lt = (lambda v, b: v <= b), (lambda v, b: v >= b), (lambda v, b: v < b)
+    checks = [
+        ("C2ST logistic within 0.15 of the floor", _value(row, "c2st_logistic"),
+         None if _value(floor, "c2st_logistic") is None else _value(floor, "c2st_logistic") + 0.15, le),
+        ("Inception FID at most 2x the floor", _value(row, "fid_inception"),
+         None if _value(floor, "fid_inception") is None else 2 * _value(floor, "fid_inception"), le),
+        ("FID below the flat-mask baseline's", _value(row, "fid_inception"), _value(flat, "fid_inception"), lt),
+        ("C2ST below the flat-mask baseline's", _value(row, "c2st_logistic"), _value(flat, "c2st_logistic"), lt),
+        ("nuclei CV median within 0.5 real IQR", _value(row, "nuclei_cv_offset"), 0.5, le),
+        ("nuclei GLCM contrast median within 0.5 real IQR", _value(row, "nuclei_contrast_offset"), 0.5, le),
+        ("worst cell feature within 1 IQR (W1 / IQR)", _worst(row), 1.0, le),
+        # The real-vs-real excess is the measurement's own noise: a generator is held to it.
+        ("checkerboard excess (dB) no higher than real vs real", _value(row, "checkerboard_excess"),
+         _value(floor, "checkerboard_excess"), le),
+        ("diversity ratio at least 0.25", _value(row, "diversity_ratio"), 0.25, ge),
+        ("synthetic / real Dice ratio at least 0.95", _value(row, "synthetic_dice_ratio"), 0.95, ge),
+        ("synthetic / real AP@0.5 ratio at least 0.9", _value(row, "synthetic_ap50_ratio"), 0.9, ge),
+    ]
+    rows = []
+    for name, value, bound, passes in checks:
+        verdict, shown = _check(value, bound, passes) if bound is not None else ("no floor", value)
+        rows.append({"target": name, "measured": shown, "bound": bound, "verdict": verdict})
+    texture = _value(row, "follows_texture")
+    rows.append({"target": "uncertainty map follows texture, not the outline", "measured": texture,
+                 "bound": True, "verdict": "not measured" if texture is None else ("met" if texture else "missed")})
+    return rows
 
 
 def main():
@@ -148,9 +207,17 @@ def main():
         print(json.dumps(rows[-1]), flush=True)
     rows += list(baseline_rows.values())
     columns = ["preset", "data", "backend", "crop", "batch", "steps", "train_s", "psnr", "ssim", "pearson",
-               *REALISM_COLUMNS, "judge_dice_real", "consistency_ratio", "ap50_ratio", "fid_judge", "n_test",
+               *REALISM_COLUMNS, "nuclei_cv_offset", "nuclei_contrast_offset", "follows_texture", "judge_dice_real", "consistency_ratio", "ap50_ratio", "fid_judge", "n_test",
                "real_dice", "synthetic_dice_ratio", "synthetic_ap50_ratio", "real_plus_synthetic_dice_ratio", "error"]
     body = _common.table(rows, columns)
+    for row in rows:
+        if row.get("preset") in BASELINE_ROWS.values() or "fid_inception" not in row or row.get("data") != shards.name:
+            continue
+        floor = baseline_rows.get((row.get("data"), "floor"))
+        flat = baseline_rows.get((row.get("data"), "flat"))
+        budget = f"{row.get('steps')} steps at crop {row.get('crop')}, batch {row.get('batch')}"
+        body += (f"\n\nIssue 14's targets, {row['preset']} on {row.get('data')} ({budget}):\n\n"
+                 + _common.table(targets(row, floor, flat), ["target", "measured", "bound", "verdict"]))
     print(body)
     _common.append_results("Quality and realism (issue 13)", body, "python benchmarks/quality.py " + " ".join(sys.argv[1:]))
 

@@ -66,6 +66,9 @@ class BatchStream:
         on_error: "fail" raises a ValueError naming a corrupt shard; "skip" logs one
             warning per shard and goes on.
         with_instances: add the instance labels (B, crop, crop) int32 as a third element.
+        instance_condition: make the condition {"label": ..., "instances": (B, crop, crop, 1)
+            int32 ids renumbered 1..n per crop (`compact_instances`)}, for generators that
+            take an instance map (`InstanceUNetGenerator`).
         mix_fraction: side of the pasted square as a fraction of the crop, or a range.
         training: None: True for split "train". False: centre crops, file order, no
             augmentation, one pass unless steps_per_epoch.
@@ -103,7 +106,8 @@ class BatchStream:
     def __init__(self, shard_dir, split="train", batch_size=4, crop=64, augment=None, seed=0,
                  workers=0, mixing=None, steps_per_epoch=None, shuffle_buffer=64, on_error="fail",
                  with_instances=False, mix_fraction=(0.25, 0.5), training=None, crops_per_field=1,
-                 drop_remainder=False, start_method="forkserver", process=(0, 1), field_cache_mb=256):
+                 drop_remainder=False, start_method="forkserver", process=(0, 1), field_cache_mb=256,
+                 instance_condition=False):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
         if batch_size < 1 or (steps_per_epoch is not None and steps_per_epoch < 1):
@@ -141,6 +145,9 @@ class BatchStream:
                            split, len(urls), self.workers, workers)
         self.mixing = mixing
         self.with_instances = with_instances
+        if instance_condition and (mixing is not None or self.task != "mask2image"):
+            raise ValueError(f"{shard_dir}: an instance-map condition needs task mask2image without mixing")
+        self.instance_condition = instance_condition
         self.drop_remainder = drop_remainder
         self.start_method = start_method
         self._warned = set()
@@ -154,7 +161,7 @@ class BatchStream:
                                 if self.task == "virtual_staining" else None),
             crop=crop, training=training, augment=augment, mixing=mixing, mix_fraction=mix_fraction,
             shuffle_buffer=int(shuffle_buffer), crops_per_field=int(crops_per_field),
-            with_instances=with_instances, on_error=on_error, seed=int(seed),
+            with_instances=with_instances or instance_condition, on_error=on_error, seed=int(seed),
             field_cache_bytes=int(field_cache_mb * 2**20))
         self.field_cache = FieldCache(self.spec.field_cache_bytes)  # in-process reading only
 
@@ -301,6 +308,21 @@ class BatchStream:
             condition = {"label": label(stack([sample["condition"]["label"] for sample in batch])),
                          "raw": stack([sample["condition"]["raw"] for sample in batch])}
         target = stack([sample["target"] for sample in batch])
+        if self.instance_condition:
+            ids = np.stack([compact_instances(sample["instances"]) for sample in batch])
+            condition = {"label": condition, "instances": ids[..., None]}
         if self.with_instances:
             return condition, target, stack([sample["instances"] for sample in batch])
         return condition, target
+
+
+def compact_instances(instances):
+    """Instance ids renumbered 1..n in increasing order, 0 kept for the background, int32.
+
+    A crop holds a few of its field's objects, whose ids may run into the thousands;
+    renumbered, they fit the fixed table of an instance-wise pooling
+    (`cig_k3.layers.instance_pooling`)."""
+    instances = np.asarray(instances)
+    values, inverse = np.unique(instances, return_inverse=True)
+    first = 0 if values.size and values[0] == 0 else 1  # a crop inside one object has no background
+    return (inverse.reshape(instances.shape) + first).astype(np.int32)

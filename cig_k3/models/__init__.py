@@ -9,6 +9,7 @@ from cig_k3.layers.style_code import StyleCode, StyleSample
 from cig_k3.models.attention import AttentionGenerator, UNetDiscriminator
 from cig_k3.models.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator
 from cig_k3.models.image_patchgan import ImagePatchGANDiscriminator
+from cig_k3.models.instance_encoder import InstanceUNetGenerator
 from cig_k3.models.mixlc import MixLCDiscriminator, MixLCGenerator
 from cig_k3.models.multiscale import MultiScaleDiscriminator
 from cig_k3.models.patchgan import PatchGANDiscriminator
@@ -18,7 +19,8 @@ from cig_k3.models.style_encoder import StyleEncoder, StyleUNetGenerator
 from cig_k3.models.unet import UNetGenerator
 
 GENERATORS = {"unet": UNetGenerator, "dcgan": DCGANGenerator, "attention": AttentionGenerator, "mixlc": MixLCGenerator,
-              "pix2pixhd": Pix2PixHDGenerator, "spade": SPADEGenerator, "style_unet": StyleUNetGenerator}
+              "pix2pixhd": Pix2PixHDGenerator, "spade": SPADEGenerator, "style_unet": StyleUNetGenerator,
+              "instance_unet": InstanceUNetGenerator}
 DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator,
                   "image_patchgan": ImagePatchGANDiscriminator, "unet": UNetDiscriminator, "mixlc": MixLCDiscriminator,
                   "multiscale": MultiScaleDiscriminator}

@@ -260,19 +260,22 @@ def prepare_run(config, resume=None, augment=None):
     if augment is None and config.data.augment:
         augment = AugmentConfig()
     mixing = None if config.data.mixing == "none" else config.data.mixing
+    # A generator that takes an instance map gets conditions {"label", "instances"}.
+    instance_condition = _takes_instances(config.model.generator)
     # Several processes: each reads its share of the shards (an uneven share stops here) and
     # yields its slice of the global batch.
     stream = BatchStream(
         config.data.shards, split="train", batch_size=local_batch, crop=config.data.crop,
         augment=augment if config.data.augment else None, seed=config.seed, workers=config.data.workers,
         mixing=mixing, steps_per_epoch=config.steps_per_epoch, shuffle_buffer=config.data.shuffle_buffer,
-        on_error=config.data.on_error, process=process,
+        on_error=config.data.on_error, process=process, instance_condition=instance_condition,
     )
     val_stream = None
     if has_split(stream.manifest, "val"):
         val_stream = BatchStream(
             config.data.shards, split="val", batch_size=config.data.batch_size, crop=config.data.crop,
             augment=None, seed=config.seed, mixing=mixing, on_error=config.data.on_error,
+            instance_condition=instance_condition,
         )
     else:  # the rule for a data set without val fields (README): validate on nothing, and say so
         log.warning("%s has no val split: training without validation metrics", config.data.shards)
@@ -298,6 +301,12 @@ def prepare_run(config, resume=None, augment=None):
     return PreparedRun(config, run_dir, resume, stream, validation, first_batch, channels, gan, distribution,
                        process)
 
+
+def _takes_instances(generator_name):
+    """Whether the registered generator `generator_name` takes an instance map."""
+    from cig_k3.models import GENERATORS
+
+    return bool(getattr(GENERATORS.get(generator_name), "takes_instances", False))
 
 
 def train(config, resume=None, callbacks=(), augment=None, prepared=None):
@@ -390,6 +399,11 @@ def _fit(prepared, callbacks):
         raise TrainingDiverged(f"training diverged: {guard.message}; {where}")
 
     generator_path = run_dir / "generator.keras"
+    if callable(getattr(gan.generator, "fit_clusters", None)):
+        # pix2pixHD's features at inference: k-means of the train split's, saved with the generator.
+        from cig_k3.training.instance_clusters import fit_instance_clusters
+
+        fit_instance_clusters(gan.generator, config.data.shards, seed=config.seed)
     if chief:
         # Saving builds throw-away variables (Keras' optimizer skip set); under a distribution
         # of several processes that would wait for the others, so it runs without one.

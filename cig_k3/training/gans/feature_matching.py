@@ -8,6 +8,7 @@ from keras import ops
 from cig_k3.losses.kl import gaussian_kl
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
 from cig_k3.losses.reconstruction import low_pass_l1
+from cig_k3.models.instance_encoder import takes_instances
 from cig_k3.models.style_encoder import has_style_encoder
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
 
@@ -37,6 +38,10 @@ class FeatureMatchingGAN(Pix2PixGAN):
       the prior, so that a draw from N(0, I) is a plausible style. L1, feature matching and
       the adversarial term then train encoder and generator together. Validation and the
       sample grid draw in the target's own style too (a reconstruction).
+    A generator that takes an instance map (`InstanceUNetGenerator`, pix2pixHD's feature
+    encoder) gets batches whose condition is {"label", "instances"} and draws
+    {"label", "instances", "raw": target}: its encoder reads each nucleus's features from the
+    target, trained end to end by the same losses; the discriminator sees the label alone.
     The discriminator's loss is 0.5 * (real + fake), each the mean over scales of its
     compiled loss ("mse" for LSGAN, "hinge" for SPADE) on that scale's logits.
 
@@ -64,6 +69,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
             raise ValueError(f"loss.extra kl_weight must be >= 0; got {kl_weight}")
         self.kl_weight = float(kl_weight)
         self.styled = has_style_encoder(generator)
+        self.instanced = takes_instances(generator)
         if self.styled:
             # g_kl exists only for a style encoder; its tracker goes before g_total.
             self.loss_names = (*type(self).loss_names[:-1], "g_kl", "g_total")
@@ -84,16 +90,24 @@ class FeatureMatchingGAN(Pix2PixGAN):
 
     def generator_input(self, condition, target):
         """What the generator takes: the condition, or {"label", "raw"} with the target as
-        the style for a generator with a style encoder."""
+        the style for a generator with a style encoder, or {"label", "instances", "raw"} with
+        the target to encode per instance for a generator that takes an instance map."""
+        if self.instanced:
+            return {"label": condition["label"], "instances": condition["instances"], "raw": target}
         return {"label": condition, "raw": target} if self.styled else condition
+
+    def discriminator_condition(self, condition):
+        """The label the discriminator is conditioned on (never the instance map)."""
+        return condition["label"] if self.instanced else condition
 
     def generator_losses(self, batch, carry=None, training=True):
         condition, target = batch
         inputs = self.generator_input(condition, target)
         fake = self.generator(inputs, training=training)
         target = ops.cast(target, fake.dtype)
-        fake_outputs = self.discriminator([condition, fake], training=training)
-        real_outputs = self.discriminator([condition, target], training=training)
+        label = self.discriminator_condition(condition)
+        fake_outputs = self.discriminator([label, fake], training=training)
+        real_outputs = self.discriminator([label, target], training=training)
         g_adv = ops.mean(ops.stack(self.adversarial_terms(fake_outputs)))
         g_fm = feature_matching(real_outputs, fake_outputs)
         g_vgg = ops.zeros((), "float32")
@@ -117,8 +131,9 @@ class FeatureMatchingGAN(Pix2PixGAN):
     def discriminator_losses(self, batch, carry, training=True):
         condition, target = batch
         fake = carry  # the generator phase's fake, detached
-        real_outputs = self.discriminator([condition, target], training=training)
-        fake_outputs = self.discriminator([condition, fake], training=training)
+        label = self.discriminator_condition(condition)
+        real_outputs = self.discriminator([label, target], training=training)
+        fake_outputs = self.discriminator([label, fake], training=training)
         term = self.adversarial_loss.discriminator_term
         d_real = ops.mean(ops.stack([term(self.discriminator, scale[-1], real=True) for scale in real_outputs]))
         d_fake = ops.mean(ops.stack([term(self.discriminator, scale[-1], real=False) for scale in fake_outputs]))

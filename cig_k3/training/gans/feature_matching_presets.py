@@ -84,3 +84,21 @@ def _with_style_encoder(preset, latent_dim=8, kl_weight=0.01, encoder_pooling="a
 # a style encoder (SPADE's multi-modal synthesis), so that exposure, background and texture
 # follow a real field; without a style, the code is drawn from N(0, I).
 PRESETS["realistic-style"] = _with_style_encoder(PRESETS["realistic"])
+
+
+def _with_instance_encoder(preset, feature_dim=3, num_clusters=10):
+    """`preset` with its U-Net conditioned on pix2pixHD's per-instance features: an
+    `InstanceUNetGenerator` (generator "instance_unet") whose encoder reads each nucleus's
+    `feature_dim` features from the target; `num_clusters` k-means centres of the train
+    split's features are fitted when training ends, for sampling without a real image."""
+    instanced = copy.deepcopy(preset)
+    instanced["model"]["generator"] = "instance_unet"
+    instanced["model"]["generator_args"].update(feature_dim=feature_dim, num_clusters=num_clusters)
+    return instanced
+
+
+# Per-nucleus variety (issue 14): the realistic preset, each nucleus conditioned on features
+# of its own (pix2pixHD's instance-wise feature encoder, sec. 3.4), drawn at inference from
+# the k-means centres of the training nuclei's features, so that nuclei of one field differ
+# in brightness and texture as real ones do.
+PRESETS["realistic-instance"] = _with_instance_encoder(PRESETS["realistic"])

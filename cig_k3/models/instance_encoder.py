@@ -1,0 +1,292 @@
+"""pix2pixHD's instance-wise feature encoder and the U-Net generator it conditions.
+
+Generated nuclei vary too little from one nucleus to the next when the only noise is a
+global latent code and per-pixel noise. pix2pixHD gives every object a feature vector of its
+own: an encoder reads the real image, its output is averaged inside each instance, and that
+per-instance value, painted back over the instance, joins the label at the generator's
+input. Trained this way, the features carry what the mask cannot say about each nucleus
+(its brightness, its texture). At inference there is no real image: the features of the
+training set's instances are clustered with k-means once after training, and each instance
+draws one cluster centre.
+
+The centre an instance draws is a function of (seed, instance id) alone, so that the tiles of
+one field (`cig generate` tiles large fields) give one nucleus one feature in every tile.
+"""
+
+import logging
+
+import keras
+import numpy as np
+from keras import ops
+
+from cig_k3.layers.instance_pooling import InstanceAveragePooling, InstanceBroadcast
+from cig_k3.layers.normalization import normalization
+from cig_k3.models.unet import UNetGenerator
+
+log = logging.getLogger(__name__)
+
+# Keys of a Keras model's own config, not the U-Net's arguments.
+_MODEL_KEYS = ("name", "trainable", "dtype")
+ACTIVATIONS = ("tanh", "linear")
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class InstanceFeatureEncoder(keras.Model):
+    """Image -> a full-resolution feature map (N, H, W, feature_dim), to be pooled per instance.
+
+    Conv(7x7) - norm - ReLU, `num_downsamples` x [Conv(3x3, stride 2) - norm - ReLU] (filters
+    doubling), as many x [bilinear x2 - Conv(3x3) - norm - ReLU] (filters halving), Conv(7x7)
+    to `feature_dim`, then tanh or nothing. pix2pixHD's encoder, with resize-convolutions in
+    place of its transposed ones. The default norm is "none": instance norm would remove the
+    field's own brightness, part of what a nucleus's feature should carry. The output is
+    float32 under mixed precision.
+
+    Args:
+        in_channels: channels of the image.
+        feature_dim: features per pixel (pix2pixHD: 3).
+        base_filters: filters of the first convolution (pix2pixHD: 16).
+        num_downsamples: stride-2 convolutions; H and W must be multiples of 2**num_downsamples.
+        activation: "tanh" (pix2pixHD) or "linear".
+        norm: "none", "instance" or "batch".
+
+    Example:
+        >>> InstanceFeatureEncoder(1, feature_dim=3, base_filters=4)(keras.ops.zeros((2, 32, 32, 1))).shape
+        (2, 32, 32, 3)
+
+    Reference: Wang et al., pix2pixHD, CVPR 2018, sec. 3.4 and its Encoder network.
+    """
+
+    def __init__(self, in_channels=1, feature_dim=3, base_filters=16, num_downsamples=2, activation="tanh",
+                 norm="none", **kwargs):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown encoder_activation {activation!r} in the instance generator's "
+                             f"generator_args; choose one of {ACTIVATIONS}")
+        image = keras.Input(shape=(None, None, in_channels), name="image")
+
+        def block(x, filters, strides, name):
+            x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", name=f"{name}_conv")(x)
+            if norm != "none":
+                x = normalization(norm, name=f"{name}_norm")(x)
+            return keras.layers.ReLU(name=f"{name}_act")(x)
+
+        x = keras.layers.Conv2D(base_filters, 7, padding="same", name="in_conv")(image)
+        x = keras.layers.ReLU(name="in_act")(x)
+        for i in range(num_downsamples):
+            x = block(x, base_filters * 2 ** (i + 1), 2, f"down{i}")
+        for i in reversed(range(num_downsamples)):
+            x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"up{i}_resize")(x)
+            x = block(x, base_filters * 2**i, 1, f"up{i}")
+        x = keras.layers.Conv2D(feature_dim, 7, padding="same", name="out_conv")(x)
+        features = keras.layers.Activation(activation, dtype="float32", name="features")(x)
+        super().__init__(inputs=image, outputs=features, **kwargs)
+        self.in_channels = in_channels
+        self.feature_dim = int(feature_dim)
+        self.base_filters = base_filters
+        self.num_downsamples = int(num_downsamples)
+        self.activation = activation
+        self.norm = norm
+
+    @property
+    def size_multiple(self):
+        return 2**self.num_downsamples
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "in_channels": self.in_channels,
+                "feature_dim": self.feature_dim, "base_filters": self.base_filters,
+                "num_downsamples": self.num_downsamples, "activation": self.activation, "norm": self.norm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def cluster_choice(instance_ids, seed, num_clusters):
+    """The cluster each instance id draws: a hash of (seed, id), int64 like `instance_ids`.
+
+    A pure function of the pair (splitmix64's finaliser on the seed, mixed with the id), so
+    one object gets one centre whatever tile, batch or process asks, and on every backend.
+    """
+    def mix(x):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+    ids = np.asarray(instance_ids).astype(np.uint64)
+    key = mix(np.asarray([int(seed) % 2**64], dtype=np.uint64))
+    return (mix(key ^ mix(ids)) % np.uint64(num_clusters)).astype(np.int64)
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class InstanceUNetGenerator(keras.Model):
+    """A `UNetGenerator` conditioned on per-instance features: pix2pixHD's feature encoder.
+
+    Input, training: {"label": (N, H, W, in_channels), "instances": (N, H, W) or (N, H, W, 1)
+    int ids (0 background), "raw": (N, H, W, out_channels)}: raw -> `InstanceFeatureEncoder`
+    -> `InstanceAveragePooling` -> one feature_dim vector per instance -> `InstanceBroadcast`
+    over the instance (0 on the background) -> concatenated to the label -> U-Net.
+    Inference: {"label", "instances", "features": (N, M, feature_dim)}, a table whose row i
+    is the feature of id i (`sample_features` draws it from the cluster centres). Output:
+    (N, H, W, out_channels) in [-1, 1].
+
+    The cluster centres (num_clusters x feature_dim) and a "fitted" flag are non-trainable
+    weights, saved in the `.keras` file; `fit_clusters` sets them (k-means) after training.
+
+    Args:
+        in_channels: channels of the label (e.g. 3 for semantic3).
+        out_channels: channels of the image (and of the encoder's input).
+        feature_dim: features per instance (pix2pixHD: 3).
+        num_clusters: k-means centres kept for inference (pix2pixHD: 10).
+        max_instances: ids per image the encoder's pooling keeps apart (training crops are
+            renumbered 1..n).
+        encoder_filters, encoder_downsamples, encoder_activation, encoder_norm: of the
+            `InstanceFeatureEncoder`.
+        seed: seed of the U-Net's noise layers.
+        **unet_args: every other `UNetGenerator` argument (base_filters, depth, upsample,
+            noise, latent_dim, ...).
+
+    Example:
+        >>> generator = InstanceUNetGenerator(3, 1, base_filters=8, depth=3, encoder_filters=4)
+        >>> generator({"label": label, "instances": ids, "raw": image}).shape       # training
+        (2, 32, 32, 1)
+        >>> generator.fit_clusters(features)                                          # (n, 3)
+        >>> generator({"label": label, "instances": ids,
+        ...            "features": generator.sample_features(ids, seed=0)})           # inference
+
+    Reference: Wang et al., pix2pixHD, CVPR 2018, sec. 3.4 (instance-wise feature encoder,
+    k-means clusters of the features at inference).
+    """
+
+    takes_instances = True
+
+    def __init__(self, in_channels=3, out_channels=1, feature_dim=3, num_clusters=10, max_instances=256,
+                 encoder_filters=16, encoder_downsamples=2, encoder_activation="tanh", encoder_norm="none",
+                 seed=None, **kwargs):
+        if int(feature_dim) < 1 or int(num_clusters) < 1:
+            raise ValueError(f"feature_dim={feature_dim} and num_clusters={num_clusters} in the instance "
+                             "generator's generator_args must be >= 1")
+        model_args = {key: kwargs.pop(key) for key in _MODEL_KEYS if key in kwargs}
+        unet_args = dict(kwargs)
+        super().__init__(**model_args)
+        self.encoder = InstanceFeatureEncoder(out_channels, feature_dim, encoder_filters, encoder_downsamples,
+                                              encoder_activation, encoder_norm, name="instance_encoder")
+        self.pooling = InstanceAveragePooling(max_instances, name="instance_pooling")
+        self.broadcast = InstanceBroadcast(name="instance_broadcast")
+        self.unet = UNetGenerator(in_channels + int(feature_dim), out_channels, seed=seed, name="unet", **unet_args)
+        # float32 whatever the policy: k-means centres, read back exactly after a save.
+        self.cluster_centres = self.add_weight(shape=(int(num_clusters), int(feature_dim)), initializer="zeros",
+                                               trainable=False, dtype="float32", name="cluster_centres")
+        self.clusters_fitted = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="float32",
+                                               name="clusters_fitted")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.feature_dim = int(feature_dim)
+        self.num_clusters = int(num_clusters)
+        self.max_instances = int(max_instances)
+        self.encoder_filters = encoder_filters
+        self.encoder_downsamples = int(encoder_downsamples)
+        self.encoder_activation = encoder_activation
+        self.encoder_norm = encoder_norm
+        self.seed = seed
+        self.unet_args = unet_args
+        self.built = True  # every variable exists now, so a saved file loads without a build
+
+    @property
+    def size_multiple(self):
+        """Height and width must be multiples of this (the U-Net's and the encoder's need)."""
+        return int(np.lcm(self.unet.size_multiple, self.encoder.size_multiple))
+
+    @property
+    def latent_dim(self):
+        return self.unet.latent_dim
+
+    def call(self, inputs, training=False):
+        if not isinstance(inputs, dict) or "label" not in inputs or "instances" not in inputs:
+            raise ValueError("InstanceUNetGenerator takes {'label', 'instances', 'raw' or 'features'}; "
+                             "feed it through cig_k3.evaluation.conditioning.generator_inputs")
+        if "raw" in inputs:
+            features = self.encode_instances(inputs["raw"], inputs["instances"], training=training)
+        elif "features" in inputs:
+            features = inputs["features"]
+        else:
+            raise ValueError("InstanceUNetGenerator needs 'raw' (a real image to encode) or 'features' "
+                             "(per-instance features, e.g. sample_features(instances, seed))")
+        return self.synthesize(inputs["label"], inputs["instances"], features, training=training)
+
+    def feature_map(self, raw, training=False):
+        """The encoder's full-resolution features (N, H, W, feature_dim), before pooling."""
+        return self.encoder(raw, training=training)
+
+    def encode_instances(self, raw, instances, training=False):
+        """Per-instance features (N, max_instances, feature_dim) of real images `raw`: row i is
+        the mean encoder feature over id i's pixels; the background and absent ids give 0."""
+        return self.pooling([self.feature_map(raw, training=training), ops.convert_to_tensor(instances)])
+
+    def synthesize(self, label, instances, features, training=False):
+        """Images for labels (N, H, W, in_channels) whose instances (N, H, W[, 1]) take the
+        per-instance features (N, M, feature_dim), row i for id i (any M)."""
+        painted = self.broadcast([ops.convert_to_tensor(features), ops.convert_to_tensor(instances)])
+        conditioned = ops.concatenate([ops.cast(label, painted.dtype), painted], axis=-1)
+        return self.unet(conditioned, training=training)
+
+    @property
+    def fitted(self):
+        """Whether `fit_clusters` has set the cluster centres."""
+        return bool(ops.convert_to_numpy(self.clusters_fitted) > 0.5)
+
+    def fit_clusters(self, features, seed=0, n_init=10):
+        """Set the cluster centres to the k-means centres of `features` (n, feature_dim), the
+        training set's per-instance features; fewer instances than clusters repeat centres."""
+        from sklearn.cluster import KMeans
+
+        features = np.asarray(features, np.float64).reshape(-1, self.feature_dim)
+        features = features[np.all(np.isfinite(features), axis=1)]
+        if len(features) == 0:
+            raise ValueError("fit_clusters got no instance features: the training fields hold no labelled objects")
+        count = min(self.num_clusters, len(np.unique(features, axis=0)))
+        kmeans = KMeans(n_clusters=count, n_init=n_init, random_state=seed).fit(features)
+        # Sorted by the first feature, so that centre k is comparable between runs.
+        centres = kmeans.cluster_centers_[np.argsort(kmeans.cluster_centers_[:, 0])]
+        centres = centres[np.arange(self.num_clusters) % count]
+        self.cluster_centres.assign(centres.astype(np.float32))
+        self.clusters_fitted.assign(1.0)
+        log.info("instance features: %d clusters from %d instances", count, len(features))
+        return centres
+
+    def sample_features(self, instances, seed=0):
+        """Per-instance features (N, max id + 1, feature_dim) float32 drawn from the cluster
+        centres: id i of image n takes centre `cluster_choice(i, seed)` (`seed` one integer,
+        or one per image); row 0 is 0.
+
+        Raises a one-line ValueError when the centres were never fitted."""
+        if not self.fitted:
+            raise ValueError(f"generator {self.name!r} has no fitted instance-feature clusters; it was saved "
+                             "before fit_clusters ran (cig train fits them when training ends)")
+        instances = np.asarray(instances)
+        if instances.ndim == 4:
+            instances = instances[..., 0]
+        rows = int(instances.max(initial=0)) + 1
+        centres = ops.convert_to_numpy(self.cluster_centres)
+        seeds = np.broadcast_to(np.asarray(seed, dtype=np.int64), (len(instances),))
+        tables = np.stack([centres[cluster_choice(np.arange(rows), image_seed, self.num_clusters)]
+                           for image_seed in seeds]).astype(np.float32)
+        tables[:, 0] = 0.0
+        return tables
+
+    def get_config(self):
+        return {
+            "name": self.name, "trainable": self.trainable, "in_channels": self.in_channels,
+            "out_channels": self.out_channels, "feature_dim": self.feature_dim, "num_clusters": self.num_clusters,
+            "max_instances": self.max_instances, "encoder_filters": self.encoder_filters,
+            "encoder_downsamples": self.encoder_downsamples, "encoder_activation": self.encoder_activation,
+            "encoder_norm": self.encoder_norm, "seed": self.seed, **self.unet_args,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def takes_instances(model):
+    """Whether `model` takes an instance map ({"label", "instances", ...}), as
+    `InstanceUNetGenerator`."""
+    return bool(getattr(model, "takes_instances", False))

@@ -187,7 +187,8 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     """Generate images for every mask; returns [(mask_path, label, instances, [image paths])]."""
     from tqdm import tqdm
 
-    from cig_k3.evaluation.conditioning import takes_style
+    from cig_k3.evaluation.conditioning import takes_instances, takes_style
+    from cig_k3.inference.instances import generate_with_instances
     from cig_k3.inference.style import check_style_model, encode_style, read_style, style_codes
     from cig_k3.models.style_encoder import has_style_encoder
 
@@ -203,8 +204,14 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         posterior = encode_style(model, read_style(options.style, manifest, int(model.input["raw"].shape[-1])))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    in_channels = model.input["label"].shape[-1] if takes_style(model) else model.inputs[0].shape[-1]
+    instanced = takes_instances(model)  # objects drawn with per-instance features (pix2pixHD)
+    if instanced:
+        in_channels = model.in_channels
+    else:
+        in_channels = model.input["label"].shape[-1] if takes_style(model) else model.inputs[0].shape[-1]
     provenance_style = {"style": str(options.style) if options.style else "prior N(0, I)"} if styled else {}
+    if instanced:
+        provenance_style = {"instance_features": "k-means cluster centres, one per instance by (seed, sample, id)"}
     results = []
     # disable=None: a bar on a terminal only, so that logs and errors stay one line each.
     bar = tqdm(mask_paths, desc="generate", unit="mask", disable=None if progress else True)
@@ -214,7 +221,12 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         seed = options.seed + index
         reseed_dropout(model, seed)
         codes = style_codes(model.latent_dim, options.samples, seed, posterior) if styled else None
-        images, summary = native_images(generate_for_mask(model, condition, options, codes), manifest)
+        if instanced:  # a semantic mask has no instances: its objects are found in the label
+            drawn = generate_with_instances(model, condition, instances, options.tile, options.overlap,
+                                            options.samples, seed, options.batch_size)
+        else:
+            drawn = generate_for_mask(model, condition, options, codes)
+        images, summary = native_images(drawn, manifest)
         stem = mask_path.stem
         written = []
         if options.samples <= 1:

@@ -67,9 +67,14 @@ def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, sa
     """
     import keras
 
+    from cig_k3.evaluation.conditioning import takes_instances
     from cig_k3.inference.tiling import predict_tiled
     from cig_k3.layers import sampling
 
+    if takes_instances(generator):  # per-instance features from its clusters, one table per field
+        from cig_k3.inference.instances import generate_instance_fields
+
+        return generate_instance_fields(generator, conditions, tile, overlap, samples, sample)
     multiple = int(getattr(generator, "size_multiple", 1) or 1)
     tile = max(multiple, tile - tile % multiple)
     in_channels = conditions[0].shape[-1]

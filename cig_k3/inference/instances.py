@@ -79,3 +79,15 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
             run = instance_function(model, features, in_channels)
             images.append(predict_tiled(run, field, tile, min(overlap, tile // 2), multiple, batch_size=batch_size))
     return images
+
+
+def generate_instance_fields(model, conditions, tile=256, overlap=32, samples=1, sample=False, instances=None):
+    """`cig_k3.evaluation.evaluate.generate_fields` for a generator that takes an instance map:
+    field n (H x W x C, its objects `instances[n]` or found in it) drawn with seed n; a list
+    of H x W x C images (K x H x W x C when `samples` > 1)."""
+    fields = []
+    for index, condition in enumerate(conditions):
+        ids = None if instances is None else instances[index]
+        draws = generate_with_instances(model, condition, ids, tile, overlap, samples, seed=index, sample=sample)
+        fields.append(draws[0] if samples <= 1 else np.stack(draws))
+    return fields

@@ -186,3 +186,15 @@ def test_cig_generate_draws_an_instance_mask(tmp_path):
     assert "instance_features" in read_provenance(tmp_path / "one" / "a.tif")
     samples = generate(tmp_path / "samples", "--seed", "2", "--samples", "2")
     assert (samples / "a_sample00.tif").exists() and (samples / "a_std.tif").exists()
+
+
+def test_evaluation_draws_whole_fields_tile_by_tile():
+    from cig_k3.evaluation.evaluate import generate_fields
+
+    generator = fitted()
+    mask = disc_instances((24, 40), ((6, 8), (16, 28)), 5)
+    condition = np.eye(3, dtype="float32")[(mask > 0).astype(int)]
+    single, = generate_fields(generator, [condition], tile=16, overlap=4)
+    drawn, = generate_fields(generator, [condition], tile=16, overlap=4, samples=2)
+    assert single.shape == (24, 40, 1) and drawn.shape == (2, 24, 40, 1)
+    assert np.all(np.abs(drawn) <= 1) and np.abs(drawn[1] - drawn[0]).max() > 0

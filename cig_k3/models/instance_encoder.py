@@ -101,7 +101,7 @@ class InstanceFeatureEncoder(keras.Model):
 
 
 def cluster_choice(instance_ids, seed, num_clusters):
-    """The cluster each instance id draws: a hash of (seed, id), int64 like `instance_ids`.
+    """The cluster each instance id draws, int64 in [0, num_clusters), shaped like `instance_ids`.
 
     A pure function of the pair (splitmix64's finaliser on the seed, mixed with the id), so
     one object gets one centre whatever tile, batch or process asks, and on every backend.

@@ -62,3 +62,17 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert type(generator).__name__ == "InstanceUNetGenerator" and generator.fitted
     centres = keras.ops.convert_to_numpy(generator.cluster_centres)
     assert centres.shape == (10, 3) and np.abs(centres).max() > 0
+
+
+@pytest.mark.backend_independent
+def test_instance_means_by_hand_and_compacted_crop_ids():
+    from cig_k3.data.pipeline import compact_instances
+    from cig_k3.training.instance_clusters import instance_means
+
+    feature_map = np.arange(12, dtype="float64").reshape(2, 3, 2)
+    ids = np.array([[0, 7, 7], [9, 9, 0]])
+    np.testing.assert_allclose(instance_means(feature_map, ids), [[3.0, 4.0], [7.0, 8.0]])
+    # A crop inside one object has no background: its one object is still an object.
+    np.testing.assert_allclose(instance_means(feature_map, np.full((2, 3), 4)), [[5.0, 6.0]])
+    np.testing.assert_array_equal(compact_instances(ids), [[0, 1, 1], [2, 2, 0]])
+    np.testing.assert_array_equal(compact_instances(np.array([[300, 12]])), [[2, 1]])

@@ -26,9 +26,3 @@ def test_three_scales_with_features():
     outputs = d([np.zeros((1, 64, 64, 13), "float32"), np.zeros((1, 64, 64, 3), "float32")])
     assert len(outputs) == 3 and all(len(scale) == 4 for scale in outputs)
     assert [tuple(scale[-1].shape)[1:] for scale in outputs] == [(16, 16, 1), (8, 8, 1), (4, 4, 1)]
-
-
-def test_roundtrip_in_fresh_process(fresh_process_roundtrip):
-    generator = Pix2PixHDGenerator(13, 3, **ARGS)
-    x = np.random.default_rng(0).random((1, 16, 16, 13)).astype("float32")
-    assert fresh_process_roundtrip(generator, x) == "Pix2PixHDGenerator"

@@ -34,7 +34,9 @@ import numpy as np
 
 from cig_k3.export import bioimageio_card as card
 from cig_k3.export.formats import _remove  # the same "remove a file or folder" as the other formats
-from cig_k3.export.loading import atomic_target, load_generator, load_run_manifest, resolve_model_path
+from cig_k3.export.loading import (
+    atomic_target, load_generator, load_run_manifest, refuse_instance_generator, resolve_model_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ def export_bioimageio(model_path, out, manifest_path=None, tolerance=TOLERANCE, 
     run_dir = model_path.parent
     manifest = load_run_manifest(model_path, manifest_path)
     model = load_generator(model_path)
+    refuse_instance_generator(model, model_path, "a bioimage.io package")
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
         raise ValueError(f"{model_path}: a bioimage.io package takes a generator with one image input; "
                          f"this one takes {[tuple(x.shape) for x in model.inputs]}.")

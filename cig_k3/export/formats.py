@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cig_k3.export.loading import atomic_target, load_generator, resolve_model_path, size_multiple
+from cig_k3.export.loading import (
+    atomic_target, load_generator, refuse_instance_generator, resolve_model_path, size_multiple,
+)
 
 FORMATS = ("keras", "savedmodel", "onnx")
 TOLERANCE = 1e-4
@@ -98,8 +100,9 @@ def export_model(model_path, fmt, out, tolerance=TOLERANCE):
     out = Path(out)
     if fmt == "keras" and out.suffix != ".keras":
         raise ValueError(f"--out {out}: a Keras model file must end in .keras")
-    out.parent.mkdir(parents=True, exist_ok=True)
     model = load_generator(model_path)
+    refuse_instance_generator(model, model_path, f"the {fmt} export")
+    out.parent.mkdir(parents=True, exist_ok=True)
     condition = test_condition(model)
     expected = _to_numpy(model(condition, training=False))
 

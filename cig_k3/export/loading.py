@@ -141,3 +141,14 @@ def atomic_target(out):
     """
     out = Path(out)
     return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+
+
+def refuse_instance_generator(model, model_path, what):
+    """One line for a generator that takes an instance map and per-instance features drawn
+    from its clusters (`instance_unet`): the exported graphs and the napari widget feed one
+    label image, so they refuse it before anything is written; `cig generate` draws it."""
+    from cig_k3.models.instance_encoder import takes_instances
+
+    if takes_instances(model):
+        raise ValueError(f"{model_path}: {what} feeds a generator one label image, but this instance_unet generator "
+                         "also takes an instance map and per-instance features; draw it with `cig generate`")

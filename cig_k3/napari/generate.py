@@ -129,7 +129,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
         ['bbbc039', 'bbbc039 mean', 'bbbc039 std']
     """
     from cig_k3.evaluation.conditioning import takes_style
-    from cig_k3.export.loading import run_id_of, size_multiple
+    from cig_k3.export.loading import refuse_instance_generator, run_id_of, size_multiple
     from cig_k3.inference.generate import Provenance, encode_mask, model_function, native_images, reseed_dropout
     from cig_k3.inference.tiling import count_calls, predict_tiled
     from cig_k3.layers import sampling
@@ -138,6 +138,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}.")
     path, model, manifest = load_model_and_manifest(model_path)
+    refuse_instance_generator(model, path, "the napari widget")
     label_channels = int(model.inputs[0].shape[-1]) if not takes_style(model) else int(model.input["label"].shape[-1])
     condition, _, _ = encode_mask(labels, manifest, label_channels, "instance", path=f"labels layer {labels_name!r}")
     if takes_style(model):

@@ -198,3 +198,20 @@ def test_evaluation_draws_whole_fields_tile_by_tile():
     drawn, = generate_fields(generator, [condition], tile=16, overlap=4, samples=2)
     assert single.shape == (24, 40, 1) and drawn.shape == (2, 24, 40, 1)
     assert np.all(np.abs(drawn) <= 1) and np.abs(drawn[1] - drawn[0]).max() > 0
+
+
+def test_exports_refuse_it_in_one_line_before_writing(tmp_path):
+    from cig_k3.export.bioimageio import export_bioimageio
+    from cig_k3.export.formats import export_model
+
+    import json
+
+    path = tmp_path / "generator.keras"
+    tiny().save(path)
+    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
+    out = tmp_path / "out" / "model.onnx"
+    with pytest.raises(ValueError, match="instance_unet generator .*cig generate"):
+        export_model(path, "onnx", out)
+    with pytest.raises(ValueError, match="bioimage.io package .* instance_unet"):
+        export_bioimageio(path, tmp_path / "out" / "package.zip")
+    assert not (tmp_path / "out").exists()

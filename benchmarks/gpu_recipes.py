@@ -22,6 +22,7 @@ import sys
 RECIPES = {
     "realistic": ("mask2image", 256, 32, 50, 1000),
     "realistic-style": ("mask2image", 256, 32, 50, 1000),
+    "realistic-instance": ("mask2image", 256, 32, 50, 1000),
     "cig": ("mask2image", 256, 32, 50, 1000),
     "pix2pix": ("mask2image", 256, 16, 50, 1000),
     "spade": ("mask2image", 256, 16, 50, 1000),

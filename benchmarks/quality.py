@@ -109,6 +109,11 @@ def _value(row, key):
     return None if value is None or value != value else value  # None for missing and NaN
 
 
+def _magnitude(row, key):
+    value = _value(row, key)  # a signed offset: above or below the real median
+    return None if value is None else abs(value)
+
+
 def _worst(row):
     text = (row or {}).get("cell_worst")
     try:
@@ -136,8 +141,8 @@ def targets(row, floor, flat):
          None if _value(floor, "fid_inception") is None else 2 * _value(floor, "fid_inception"), le),
         ("FID below the flat-mask baseline's", _value(row, "fid_inception"), _value(flat, "fid_inception"), lt),
         ("C2ST below the flat-mask baseline's", _value(row, "c2st_logistic"), _value(flat, "c2st_logistic"), lt),
-        ("nuclei CV median within 0.5 real IQR", _value(row, "nuclei_cv_offset"), 0.5, le),
-        ("nuclei GLCM contrast median within 0.5 real IQR", _value(row, "nuclei_contrast_offset"), 0.5, le),
+        ("nuclei CV median within 0.5 real IQR", _magnitude(row, "nuclei_cv_offset"), 0.5, le),
+        ("nuclei GLCM contrast median within 0.5 real IQR", _magnitude(row, "nuclei_contrast_offset"), 0.5, le),
         ("worst cell feature within 1 IQR (W1 / IQR)", _worst(row), 1.0, le),
         # The real-vs-real excess is the measurement's own noise: a generator is held to it.
         ("checkerboard excess (dB) no higher than real vs real", _value(row, "checkerboard_excess"),

@@ -34,6 +34,8 @@ def test_misses_and_gaps_are_named():
     assert result["FID below the flat-mask baseline's"] == "met"
     assert result["C2ST below the flat-mask baseline's"] == "met"
     assert result["nuclei CV median within 0.5 real IQR"] == "met"
+    # Offsets are signed: 0.6 IQR below the real median misses as 0.6 above does.
+    assert verdicts({**row, "nuclei_cv_offset": -0.6})["nuclei CV median within 0.5 real IQR"] == "missed"
     assert result["worst cell feature within 1 IQR (W1 / IQR)"] == "missed"
     assert result["checkerboard excess (dB) no higher than real vs real"] == "missed"
     assert result["diversity ratio at least 0.25"] == "met"

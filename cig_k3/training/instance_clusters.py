@@ -16,16 +16,15 @@ log = logging.getLogger(__name__)
 def instance_means(feature_map, instances):
     """(n, F) mean of `feature_map` (H, W, F) over each of the n instances of `instances`
     (H, W) int, in increasing id order; the background (0) is left out."""
-    ids = np.asarray(instances).reshape(-1)
-    features = np.asarray(feature_map, np.float64).reshape(len(ids), -1)
+    from scipy import ndimage
+
+    ids = np.asarray(instances)
+    feature_map = np.asarray(feature_map, np.float64).reshape(*ids.shape, -1)
     present = np.unique(ids[ids > 0])
     if not present.size:
-        return np.zeros((0, features.shape[1]))
-    _, index = np.unique(ids, return_inverse=True)
-    counts = np.bincount(index)
-    sums = np.stack([np.bincount(index, weights=features[:, f]) for f in range(features.shape[1])], axis=1)
-    means = sums / counts[:, None]
-    return means[1:] if np.any(ids == 0) else means
+        return np.zeros((0, feature_map.shape[-1]))
+    return np.stack([ndimage.mean(feature_map[..., f], ids, present) for f in range(feature_map.shape[-1])],
+                    axis=1)
 
 
 def _padded(image, instances, multiple):

@@ -46,7 +46,8 @@ PRESETS = {
     # without). The L1 compares 4x4 block means (l1_scale), so that texture the mask cannot
     # predict is left to the discriminator, and the saved generator is the moving average of
     # its weights (generator_ema 0.999): 6000 CPU steps with both reached FID 99 and C2ST
-    # 0.988, against 125 and 0.998 for the preset before them (RESULTS.md, issue 14).
+    # 0.988, against 136 and 0.996 without them; the checkerboard excess rose from 0.13 to
+    # 1.14 dB, likely the L1's fixed 4x4 grid (RESULTS.md, issue 14).
     "realistic": {
         "data": {"crop": 128, "batch_size": 4},
         "model": {

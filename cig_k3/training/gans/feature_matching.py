@@ -7,7 +7,7 @@ from keras import ops
 
 from cig_k3.losses.kl import gaussian_kl
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
-from cig_k3.losses.reconstruction import low_pass_l1
+from cig_k3.losses.reconstruction import low_pass_l1, spectrum_l1
 from cig_k3.models.instance_encoder import takes_instances
 from cig_k3.models.style_encoder import has_style_encoder
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
@@ -21,7 +21,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
     logits]).
 
     g_total = g_adv + feature_matching_weight * g_fm + vgg_weight * g_vgg + l1_weight * g_l1
-              - diversity_weight * g_div [+ kl_weight * g_kl]
+              + spectrum_weight * g_spec - diversity_weight * g_div [+ kl_weight * g_kl]
     - g_adv: the mean over scales of the adversarial term on each scale's logits;
     - g_fm: the mean over scales and layers of mean |D(real) - D(fake)| features (real ones
       without gradient), lambda = 10 as in pix2pixHD;
@@ -30,6 +30,10 @@ class FeatureMatchingGAN(Pix2PixGAN):
     - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets);
       with l1_scale > 1, the L1 of the two images averaged over l1_scale-pixel blocks
       (`low_pass_l1`): brightness and layout, not the texture a mask cannot predict;
+    - g_spec: logged always, added with spectrum_weight: the L1 between the log 2-D power
+      spectra of the fake and the real batch (`spectrum_l1`), blind to where texture lies,
+      not to how much power it has at each frequency: no checkerboard peaks, no grain
+      painted flat;
     - g_div: the mode-seeking term of `Pix2PixGAN` (0 unless diversity_weight > 0);
     - g_kl: only for a generator with a style encoder (`StyleUNetGenerator`, a cVAE-GAN as
       SPADE's and BicycleGAN's): the generator draws the label in the style of the batch's
@@ -51,20 +55,25 @@ class FeatureMatchingGAN(Pix2PixGAN):
         vgg_weights: path of a VGG16 `include_top=False` weights file, or None.
         kl_weight: weight of g_kl (SPADE: 0.05); used only with a style encoder.
         l1_scale: block size of g_l1 (1: per pixel).
+        spectrum_weight: weight of g_spec (0: logged only).
 
     Reference: Wang et al., pix2pixHD, CVPR 2018, eq. 4-5; Park et al., SPADE, CVPR 2019,
     sec. 3, 4 and appendix A (hinge loss, TTUR, KL weight 0.05); Zhu et al., BicycleGAN,
     NeurIPS 2017, sec. 3.2 (cVAE-GAN).
     """
 
-    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_div", "g_total")
+    loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_spec", "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
-                 vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, **kwargs):
+                 vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, spectrum_weight=0.0,
+                 **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
         if int(l1_scale) != l1_scale or l1_scale < 1:
             raise ValueError(f"loss.extra l1_scale must be a whole number of pixels >= 1; got {l1_scale}")
         self.l1_scale = int(l1_scale)
+        if float(spectrum_weight) < 0:
+            raise ValueError(f"loss.extra spectrum_weight must be >= 0; got {spectrum_weight}")
+        self.spectrum_weight = float(spectrum_weight)
         if float(kl_weight) < 0:
             raise ValueError(f"loss.extra kl_weight must be >= 0; got {kl_weight}")
         self.kl_weight = float(kl_weight)
@@ -117,10 +126,11 @@ class FeatureMatchingGAN(Pix2PixGAN):
                 ops.mean(ops.abs(ops.stop_gradient(r) - f)) for r, f in zip(real_features, fake_features)
             ]))
         g_l1 = low_pass_l1(target, fake, self.l1_scale)
+        g_spec = spectrum_l1(target, fake)
         g_div = self.diversity_term(inputs, fake, training)
         total = (g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
-                 - self.diversity_weight * g_div)
-        losses = {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_div": g_div}
+                 + self.spectrum_weight * g_spec - self.diversity_weight * g_div)
+        losses = {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_spec": g_spec, "g_div": g_div}
         if self.styled:
             # The encoder runs again on the same target: the same (mu, logvar) the generator's
             # code was drawn from (no dropout or batch statistics in the encoder).
@@ -149,7 +159,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
         return {
             **super().get_config(), "feature_matching_weight": self.feature_matching_weight,
             "vgg_weight": self.vgg_weight, "vgg_weights": self.vgg_weights, "kl_weight": self.kl_weight,
-            "l1_scale": self.l1_scale,
+            "l1_scale": self.l1_scale, "spectrum_weight": self.spectrum_weight,
         }
 
 

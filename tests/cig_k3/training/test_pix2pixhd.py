@@ -36,7 +36,7 @@ def by_hand(adversarial, fake):
 @pytest.mark.parametrize("adversarial", ["lsgan", "hinge"])
 def test_multiscale_losses_by_hand(adversarial):
     gan = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator(adversarial), adversarial=adversarial,
-                             l1_weight=2.0, feature_matching_weight=10.0)
+                             l1_weight=2.0, feature_matching_weight=10.0, spectrum_weight=0.5)
     assert gan.feature_network == "none"
     g, _ = gan.generator_losses((keras.ops.convert_to_tensor(FAKE), keras.ops.convert_to_tensor(TARGET)))
     g = numbers(g)
@@ -45,7 +45,8 @@ def test_multiscale_losses_by_hand(adversarial):
     assert g["g_adv"] == pytest.approx(adv, rel=1e-5)
     assert g["g_fm"] == pytest.approx(fm, rel=1e-5)
     assert g["g_vgg"] == 0.0
-    assert g["g_total"] == pytest.approx(adv + 10 * fm + 2 * l1, rel=1e-5)
+    assert g["g_spec"] > 0
+    assert g["g_total"] == pytest.approx(adv + 10 * fm + 2 * l1 + 0.5 * g["g_spec"], rel=1e-5)
     condition, target, fake = (keras.ops.convert_to_tensor(x) for x in (CONDITION, TARGET, FAKE))
     d = numbers(gan.discriminator_losses((condition, target), fake)[0])
     assert d["d_real"] == pytest.approx(d_real, rel=1e-5)

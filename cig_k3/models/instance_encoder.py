@@ -100,20 +100,30 @@ class InstanceFeatureEncoder(keras.Model):
         return cls(**config)
 
 
-def cluster_choice(instance_ids, seed, num_clusters):
-    """The cluster each instance id draws, int64 in [0, num_clusters), shaped like `instance_ids`.
+def cluster_choice(instance_ids, seed, weights):
+    """The cluster each instance id draws, int64 in [0, K), shaped like `instance_ids`.
 
-    A pure function of the pair (splitmix64's finaliser on the seed, mixed with the id), so
-    one object gets one centre whatever tile, batch or process asks, and on every backend.
+    `weights` (K,) are the clusters' shares of the training instances (or an int K for K
+    equal shares): cluster k is drawn with probability weights[k] / sum(weights), so that a
+    rare cluster (a few saturated nuclei) is rare among the drawn objects too; a uniform
+    draw among k-means centres overweights the extremes. A pure function of the pair
+    (splitmix64's finaliser on the seed, mixed with the id, gives one uniform number per
+    id), so one object gets one centre whatever tile, batch or process asks, and on every
+    backend.
     """
     def mix(x):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
 
+    weights = np.ones(int(weights)) if np.ndim(weights) == 0 else np.asarray(weights, np.float64)
+    if weights.ndim != 1 or len(weights) == 0 or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"cluster weights must be K >= 1 non-negative shares with a positive sum; got {weights}")
     ids = np.asarray(instance_ids).astype(np.uint64)
     key = mix(np.asarray([int(seed) % 2**64], dtype=np.uint64))
-    return (mix(key ^ mix(ids)) % np.uint64(num_clusters)).astype(np.int64)
+    uniform = (mix(key ^ mix(ids)) >> np.uint64(11)).astype(np.float64) / 2.0**53  # [0, 1)
+    edges = np.cumsum(weights) / weights.sum()
+    return np.minimum(np.searchsorted(edges, uniform, side="right"), len(weights) - 1).astype(np.int64)
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -177,6 +187,9 @@ class InstanceUNetGenerator(keras.Model):
                                                trainable=False, dtype="float32", name="cluster_centres")
         self.clusters_fitted = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="float32",
                                                name="clusters_fitted")
+        # Each centre's share of the training instances: the draw's probabilities.
+        self.cluster_weights = self.add_weight(shape=(int(num_clusters),), initializer="ones", trainable=False,
+                                               dtype="float32", name="cluster_weights")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.feature_dim = int(feature_dim)
@@ -235,7 +248,8 @@ class InstanceUNetGenerator(keras.Model):
 
     def fit_clusters(self, features, seed=0, n_init=10):
         """Set the cluster centres to the k-means centres of `features` (n, feature_dim), the
-        training set's per-instance features; fewer instances than clusters repeat centres."""
+        training set's per-instance features, and their weights to each cluster's share of
+        the instances; fewer instances than clusters repeat centres (sharing their weight)."""
         from sklearn.cluster import KMeans
 
         features = np.asarray(features, np.float64).reshape(-1, self.feature_dim)
@@ -245,17 +259,21 @@ class InstanceUNetGenerator(keras.Model):
         count = min(self.num_clusters, len(np.unique(features, axis=0)))
         kmeans = KMeans(n_clusters=count, n_init=n_init, random_state=seed).fit(features)
         # Sorted by the first feature, so that centre k is comparable between runs.
-        centres = kmeans.cluster_centers_[np.argsort(kmeans.cluster_centers_[:, 0])]
-        centres = centres[np.arange(self.num_clusters) % count]
+        order = np.argsort(kmeans.cluster_centers_[:, 0])
+        slots = np.arange(self.num_clusters) % count
+        centres = kmeans.cluster_centers_[order][slots]
+        shares = np.bincount(kmeans.labels_, minlength=count)[order] / len(features)
         self.cluster_centres.assign(centres.astype(np.float32))
+        self.cluster_weights.assign((shares[slots] / np.bincount(slots)[slots]).astype(np.float32))
         self.clusters_fitted.assign(1.0)
         log.info("instance features: %d clusters from %d instances", count, len(features))
         return centres
 
     def sample_features(self, instances, seed=0):
         """Per-instance features (N, max id + 1, feature_dim) float32 drawn from the cluster
-        centres: id i of image n takes centre `cluster_choice(i, seed)` (`seed` one integer,
-        or one per image); row 0 is 0.
+        centres: id i of image n takes centre `cluster_choice(i, seed, cluster_weights)`, each
+        centre as often as its cluster among the training instances (`seed` one integer, or
+        one per image); row 0 is 0.
 
         Raises a one-line ValueError when the centres were never fitted."""
         if not self.fitted:
@@ -267,7 +285,8 @@ class InstanceUNetGenerator(keras.Model):
         rows = int(instances.max(initial=0)) + 1
         centres = ops.convert_to_numpy(self.cluster_centres)
         seeds = np.broadcast_to(np.asarray(seed, dtype=np.int64), (len(instances),))
-        tables = np.stack([centres[cluster_choice(np.arange(rows), image_seed, self.num_clusters)]
+        weights = ops.convert_to_numpy(self.cluster_weights)
+        tables = np.stack([centres[cluster_choice(np.arange(rows), image_seed, weights)]
                            for image_seed in seeds]).astype(np.float32)
         tables[:, 0] = 0.0
         return tables

@@ -24,11 +24,12 @@ def tiny(seed=0, **kwargs):
 
 
 def fitted(seed=0):
-    """A tiny generator whose ten centres are far apart: (10 k, -k, k / 10) for k = 0..9."""
+    """A tiny generator whose ten centres are far apart: (10 k, -k, k / 10) for k = 0..9,
+    cluster k holding 2 (k + 1) of the 110 instances."""
     generator = tiny(seed)
     rng = np.random.default_rng(0)
     centres = np.stack([10.0 * np.arange(10), -np.arange(10.0), np.arange(10) / 10], axis=1)
-    generator.fit_clusters(np.repeat(centres, 5, axis=0) + rng.normal(0, 0.01, (50, 3)))
+    generator.fit_clusters(np.repeat(centres, 2 * np.arange(1, 11), axis=0) + rng.normal(0, 0.01, (110, 3)))
     return generator
 
 
@@ -78,6 +79,12 @@ def test_cluster_choice_is_a_function_of_seed_and_id():
     assert (first != other).mean() > 0.5 and set(first) == set(range(10))
     # An id's choice does not depend on which other ids are asked with it (tiles of a field).
     np.testing.assert_array_equal(cluster_choice(ids[50:60], 3, 10), first[50:60])
+    # Weighted: each cluster as often as its share; a cluster of weight 0 never.
+    weights = np.array([0.6, 0.3, 0.0, 0.1])
+    drawn = cluster_choice(np.arange(1, 20001), 3, weights)
+    np.testing.assert_allclose(np.bincount(drawn, minlength=4) / 20000, weights, atol=0.015)
+    with pytest.raises(ValueError, match="cluster weights"):
+        cluster_choice(ids, 3, np.array([0.5, -0.1]))
 
 
 def test_seeds_draw_per_instance_features_from_the_centres():
@@ -85,6 +92,8 @@ def test_seeds_draw_per_instance_features_from_the_centres():
     centres = numpy(generator.cluster_centres)
     assert generator.fitted and centres.shape == (10, 3)
     np.testing.assert_allclose(np.sort(centres[:, 0]), 10.0 * np.arange(10), atol=0.1)
+    # The weights are the clusters' shares of the fitted instances, centre by centre.
+    np.testing.assert_allclose(numpy(generator.cluster_weights), (np.round(centres[:, 0] / 10) + 1) * 2 / 110, atol=1e-6)
     ids = np.arange(21, dtype="int32").reshape(1, 3, 7)
     same, again, other = (generator.sample_features(ids, seed) for seed in (1, 1, 2))
     assert same.shape == (1, 21, 3) and not same[0, 0].any()
@@ -113,6 +122,7 @@ data = np.load(sys.argv[2])
 inputs = {"label": data["label"], "instances": data["instances"],
           "features": model.sample_features(data["instances"], seed=7)}
 np.save(sys.argv[3], keras.ops.convert_to_numpy(model(inputs)))
+np.save(sys.argv[3].replace("out.npy", "weights.npy"), keras.ops.convert_to_numpy(model.cluster_weights))
 print(type(model).__name__, model.fitted)
 """
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "generator.keras"),
@@ -121,6 +131,7 @@ print(type(model).__name__, model.fitted)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-2:] == ["InstanceUNetGenerator", "True"]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    np.testing.assert_array_equal(np.load(tmp_path / "weights.npy"), numpy(generator.cluster_weights))
 
 
 def test_generator_inputs_draws_features_for_the_instances():

@@ -57,13 +57,16 @@ def _predict(generator, conditions, batch_size=8, sample=False):
     return np.concatenate(outputs)
 
 
-def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, samples=1, sample=False):
+def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, samples=1, sample=False,
+                    instances=None):
     """Whole fields drawn tile by tile: a list of H x W x C images (or K x H x W x C when
     `samples` > 1; `sample` keeps dropout / noise on for a single draw too).
 
     Args:
         conditions: H x W x C_in arrays.
         styles: for a generator that takes a style image, one H x W x c style per condition.
+        instances: for a generator that takes an instance map, one H x W id map per condition
+            (the shards' own); None: the objects are found in the conditions.
     """
     import keras
 
@@ -74,7 +77,7 @@ def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, sa
     if takes_instances(generator):  # per-instance features from its clusters, one table per field
         from cig_k3.inference.instances import generate_instance_fields
 
-        return generate_instance_fields(generator, conditions, tile, overlap, samples, sample)
+        return generate_instance_fields(generator, conditions, tile, overlap, samples, sample, instances)
     multiple = int(getattr(generator, "size_multiple", 1) or 1)
     tile = max(multiple, tile - tile % multiple)
     in_channels = conditions[0].shape[-1]
@@ -182,10 +185,12 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
         tile = config.get("data", {}).get("crop") or 256
         # One draw per mask with dropout / noise on, as `cig generate --samples K` draws them: a
         # generator whose texture comes from its noise shows that texture here.
-        generated = generate_fields(generator, reference.conditions, styles=styles, tile=max(tile, 128), sample=True)
+        generated = generate_fields(generator, reference.conditions, styles=styles, tile=max(tile, 128), sample=True,
+                                    instances=reference.instances)
         count = min(diversity_masks, len(reference))
         sampled = generate_fields(generator, reference.conditions[:count], styles=styles and styles[:count],
-                                  tile=max(tile, 128), samples=min(max(2, samples), 4)) if count else None
+                                  tile=max(tile, 128), samples=min(max(2, samples), 4),
+                                  instances=reference.instances and reference.instances[:count]) if count else None
         results["realism"], figures = _realism(shards, split, reference, generated, sampled, out,
                                                realism_options, channel_names)
     results["headline"] = _headline(results)

@@ -201,6 +201,7 @@ def test_cig_generate_draws_an_instance_mask(tmp_path):
 
 def test_evaluation_draws_whole_fields_tile_by_tile():
     from cig_k3.evaluation.evaluate import generate_fields
+    from cig_k3.inference.instances import generate_with_instances
 
     generator = fitted()
     mask = disc_instances((24, 40), ((6, 8), (16, 28)), 5)
@@ -209,6 +210,11 @@ def test_evaluation_draws_whole_fields_tile_by_tile():
     drawn, = generate_fields(generator, [condition], tile=16, overlap=4, samples=2)
     assert single.shape == (24, 40, 1) and drawn.shape == (2, 24, 40, 1)
     assert np.all(np.abs(drawn) <= 1) and np.abs(drawn[1] - drawn[0]).max() > 0
+    # The shards' own instance map is used when given (cig evaluate): its ids pick the features.
+    given = [generate_fields(generator, [condition], tile=16, overlap=4, instances=[mask * factor])[0]
+             for factor in (1, 3, 7, 11)]
+    np.testing.assert_array_equal(given[0], generate_with_instances(generator, condition, mask, 16, 4)[0])
+    assert max(np.abs(other - given[0]).max() for other in given[1:]) > 1e-6
 
 
 def test_exports_refuse_it_in_one_line_before_writing(tmp_path):

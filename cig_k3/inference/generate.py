@@ -126,19 +126,22 @@ def model_function(model):
     return run
 
 
-def generate_for_mask(model, condition, options, codes=None):
+def generate_for_mask(model, condition, options, codes=None, seed=0):
     """[-1, 1] images for one condition: a list of `options.samples` H x W x C arrays.
 
     `codes` (samples x latent_dim), for a generator with a style encoder: sample k is drawn
-    with code k on every tile (`cig_k3.inference.style`)."""
+    with code k on every tile (`cig_k3.inference.style`). A generator with a latent code
+    (`LatentCode`) draws sample k with one code from (seed, k) on every tile."""
     from cig_k3.inference.style import code_function
-    from cig_k3.layers import sampling
+    from cig_k3.layers import one_code_per_field, sampling
 
     multiple = int(getattr(model, "size_multiple", 1) or 1)
 
     def tiled(k=0):
         run = model_function(model) if codes is None else code_function(model, codes[k])
-        return predict_tiled(run, condition, options.tile, options.overlap, multiple, batch_size=options.batch_size)
+        with one_code_per_field(model, (seed, k)):
+            return predict_tiled(run, condition, options.tile, options.overlap, multiple,
+                                 batch_size=options.batch_size)
 
     if options.samples <= 1:
         return [tiled()]
@@ -225,7 +228,7 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
             drawn = generate_with_instances(model, condition, instances, options.tile, options.overlap,
                                             options.samples, seed, options.batch_size)
         else:
-            drawn = generate_for_mask(model, condition, options, codes)
+            drawn = generate_for_mask(model, condition, options, codes, seed)
         images, summary = native_images(drawn, manifest)
         stem = mask_path.stem
         written = []

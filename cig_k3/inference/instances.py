@@ -59,7 +59,7 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
     Sample k draws the features with `sample_seed(seed, k)` and, with samples >= 2 (or
     `sample`), the generator's noise on (`cig_k3.layers.sampling`)."""
     from cig_k3.inference.tiling import predict_tiled
-    from cig_k3.layers import sampling
+    from cig_k3.layers import one_code_per_field, sampling
 
     condition = np.asarray(condition, np.float32)
     if instances is None:
@@ -77,7 +77,9 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
         for k in range(max(1, int(samples))):
             features = model.sample_features(instances[None], seed=sample_seed(seed, k))
             run = instance_function(model, features, in_channels)
-            images.append(predict_tiled(run, field, tile, min(overlap, tile // 2), multiple, batch_size=batch_size))
+            with one_code_per_field(model, (seed, k)):  # the U-Net's latent code: one per field
+                images.append(predict_tiled(run, field, tile, min(overlap, tile // 2), multiple,
+                                            batch_size=batch_size))
     return images
 
 

@@ -76,9 +76,10 @@ class LatentCode(keras.layers.Layer):
     height and width and appended to the features' channels. Outside training and sampling
     z is zero, the prior's mean.
 
-    Tiled inference (`cig generate --tile`) draws one z per tile, so on a field larger than
-    a tile different tiles may get different "styles"; generate whole fields (no tiling)
-    when this matters.
+    Tiled inference gives a whole field one z: inside `one_code_per_field(model, seed)`
+    (`cig_k3.layers.stochastic`) the layer, when sampling, uses its `fixed_code` for every
+    image of every call, so the tiles of one field share one exposure and texture instead
+    of a patchwork of codes.
 
     Args:
         latent_dim: number of latent values appended.
@@ -98,10 +99,13 @@ class LatentCode(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampling = False
+        self.fixed_code = None  # (latent_dim,) used when sampling at inference, if set
 
     def call(self, inputs, training=None):
         batch = ops.shape(inputs)[0]
-        if training or self.sampling:
+        if not training and self.sampling and self.fixed_code is not None:
+            code = ops.convert_to_tensor(self.fixed_code, dtype=inputs.dtype)[None] * ops.ones((batch, 1), inputs.dtype)
+        elif training or self.sampling:
             code = keras.random.normal((batch, self.latent_dim), dtype=inputs.dtype, seed=self.seed_generator)
         else:
             code = ops.zeros((batch, self.latent_dim), dtype=inputs.dtype)

@@ -29,3 +29,24 @@ def sampling(model, enabled=True):
     finally:
         for layer, value in zip(layers, previous):
             layer.sampling = value
+
+
+@contextlib.contextmanager
+def one_code_per_field(model, seed):
+    """While open, every `LatentCode` of `model` that samples uses one code drawn from NumPy
+    with `seed` (an int or a sequence of ints, e.g. (field, sample)) for every image of
+    every call: the tiles of one field share one code. Codes are the same on every backend.
+    Yields the codes, one (latent_dim,) array per layer."""
+    import numpy as np
+
+    layers = [layer for layer in stochastic_layers(model) if isinstance(layer, LatentCode)]
+    rng = np.random.default_rng(seed)
+    codes = [rng.standard_normal(layer.latent_dim).astype("float32") for layer in layers]
+    previous = [layer.fixed_code for layer in layers]
+    for layer, code in zip(layers, codes):
+        layer.fixed_code = code
+    try:
+        yield codes
+    finally:
+        for layer, code in zip(layers, previous):
+            layer.fixed_code = code

@@ -132,7 +132,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     from cig_k3.export.loading import refuse_instance_generator, run_id_of, size_multiple
     from cig_k3.inference.generate import Provenance, encode_mask, model_function, native_images, reseed_dropout
     from cig_k3.inference.tiling import count_calls, predict_tiled
-    from cig_k3.layers import sampling
+    from cig_k3.layers import one_code_per_field, sampling
 
     labels = check_labels(labels, labels_name)
     if samples < 1:
@@ -166,9 +166,11 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
         return output
 
     reseed_dropout(model, seed)
+    images = []
     with sampling(model, enabled=samples >= 2):
-        images = [predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size)
-                  for _ in range(samples)]
+        for k in range(samples):  # one latent code per sample on every tile
+            with one_code_per_field(model, (seed, k)):
+                images.append(predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size))
     natives, summary = native_images(images, manifest)
     provenance = Provenance(model=str(path.resolve()), run_id=run_id_of(path), seed=seed)
     return _layer_tuples(model_name(path), natives, summary, manifest, provenance, labels_name)

@@ -76,6 +76,32 @@ def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inferen
     assert np.abs(numpy(layer(x, training=False))[..., 2:]).max() > 0.1
 
 
+def test_tiled_fields_share_one_latent_code():
+    """`generate_fields` (cig evaluate), `generate_for_mask` (cig generate) and the napari
+    widget draw tiles; one field's tiles must share one code, or a field is a patchwork."""
+    from cig_k3.evaluation.evaluate import generate_fields
+    from cig_k3.inference.generate import GenerateOptions, generate_for_mask
+    from cig_k3.layers import one_code_per_field
+
+    inputs = keras.Input((None, None, 2))
+    model = keras.Model(inputs, LatentCode(3, seed=0)(inputs)[..., -1:])  # the code's last value
+    fields = [np.zeros((40, 56, 2), "float32"), np.zeros((40, 56, 2), "float32")]
+    first, second = generate_fields(model, fields, tile=16, overlap=4, sample=True)
+    assert np.ptp(first) < 1e-5 and np.ptp(second) < 1e-5 and abs(first[0, 0, 0]) > 1e-3
+    assert abs(first[0, 0, 0] - second[0, 0, 0]) > 1e-3  # fields differ
+    drawn = generate_fields(model, fields[:1], tile=16, overlap=4, samples=3)[0]
+    assert np.ptp(drawn, axis=(1, 2, 3)).max() < 1e-5 and np.ptp(drawn[:, 0, 0, 0]) > 1e-3  # samples differ
+    samples = generate_for_mask(model, fields[0], GenerateOptions(tile=16, overlap=4, samples=2), seed=5)
+    again = generate_for_mask(model, fields[0], GenerateOptions(tile=16, overlap=4, samples=2), seed=5)
+    assert all(np.ptp(sample) < 1e-5 for sample in samples)
+    np.testing.assert_array_equal(samples[1], again[1])
+    # Outside the context and at inference without sampling the layer is as before.
+    with sampling(model), one_code_per_field(model, 1) as codes:
+        np.testing.assert_allclose(numpy(model(fields[0][None]))[0, 0, 0, 0], codes[0][-1], rtol=1e-6)
+    assert stochastic_layers(model)[0].fixed_code is None
+    np.testing.assert_array_equal(numpy(model(fields[0][None])), 0.0)
+
+
 def test_sampling_and_reseeding_reach_every_noise_layer():
     inputs = keras.Input((None, None, 3))
     x = NoiseInjection(1.0, seed=0, name="noise")(inputs)

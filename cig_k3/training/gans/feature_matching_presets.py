@@ -49,8 +49,8 @@ PRESETS = {
     # 0.988, against 136 and 0.996 without them, but brought a periodic trace back (1.14 dB
     # above real at the upsampling frequencies), which 4x4 blocks cannot see. The spectrum
     # term (spectrum_weight, `spectrum_l1`) asks for the real batch's power at every 2-D
-    # frequency: with it, 6000 steps reached FID 57.8, C2ST 0.979 and no checkerboard
-    # (0.09 dB, real vs real 0.25; RESULTS.md, issue 14).
+    # frequency: with it, 6000 steps reached FID 60.8, C2ST 0.981 and no checkerboard
+    # (0.07 dB, real vs real 0.25; RESULTS.md, issue 14).
     "realistic": {
         "data": {"crop": 128, "batch_size": 4},
         "model": {

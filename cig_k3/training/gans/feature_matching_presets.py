@@ -107,8 +107,8 @@ def _with_instance_encoder(preset, feature_dim=3, num_clusters=10):
 
 # Per-nucleus variety (issue 14): the realistic preset, each nucleus conditioned on features
 # of its own (pix2pixHD's instance-wise feature encoder, sec. 3.4), drawn at inference from
-# the k-means centres of the training nuclei's features, so that nuclei of one field differ
-# in brightness and texture as real ones do. Experimental: at 1500 steps the uniform draw
-# among centres overshot the real spread and FID (262) was worse than the flat-mask
-# baseline's (benchmarks/RESULTS.md); `realistic` is the default.
+# the k-means centres of the training nuclei's features (each as often as its cluster), so
+# that nuclei of one field differ in brightness and texture as real ones do. Experimental:
+# at 2400 steps the nuclei's brightness spread is right but they are smooth (FID 118,
+# C2ST 1.0; benchmarks/RESULTS.md); `realistic` is the default.
 PRESETS["realistic-instance"] = _with_instance_encoder(PRESETS["realistic"])

@@ -6,5 +6,5 @@ from cig_k3.layers.phase_conv import Conv2DTranspose as PhaseConv2DTranspose
 from cig_k3.layers.stochastic import one_code_per_field, sampling, stochastic_layers
 from cig_k3.layers.upsampling import SubpixelUpsampling, upsample
 
-__all__ = ["MCDropout", "NoiseInjection", "LatentCode", "SubpixelUpsampling", "sampling", "one_code_per_field", "stochastic_layers",
-           "normalization", "upsample", "PhaseConv2D", "PhaseConv2DTranspose"]
+__all__ = ["MCDropout", "NoiseInjection", "LatentCode", "SubpixelUpsampling", "sampling", "one_code_per_field",
+           "stochastic_layers", "normalization", "upsample", "PhaseConv2D", "PhaseConv2DTranspose"]

@@ -104,7 +104,8 @@ class LatentCode(keras.layers.Layer):
     def call(self, inputs, training=None):
         batch = ops.shape(inputs)[0]
         if not training and self.sampling and self.fixed_code is not None:
-            code = ops.convert_to_tensor(self.fixed_code, dtype=inputs.dtype)[None] * ops.ones((batch, 1), inputs.dtype)
+            code = ops.convert_to_tensor(self.fixed_code, dtype=inputs.dtype)
+            code = ops.broadcast_to(code, (batch, self.latent_dim))
         elif training or self.sampling:
             code = keras.random.normal((batch, self.latent_dim), dtype=inputs.dtype, seed=self.seed_generator)
         else:

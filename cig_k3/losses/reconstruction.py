@@ -28,11 +28,11 @@ def log_power_spectrum(images, epsilon=1e-8):
     white noise of variance v has power v at every frequency. Computed in float32.
     """
     images = ops.cast(images, "float32")
-    height, width = images.shape[1], images.shape[2]
     images = images - ops.mean(images, axis=(1, 2), keepdims=True)
     planes = ops.transpose(images, (0, 3, 1, 2))
     real, imaginary = ops.fft2((planes, ops.zeros_like(planes)))
-    power = ops.mean(real * real + imaginary * imaginary, axis=0) / float(height * width)
+    pixels = ops.cast(ops.shape(images)[1] * ops.shape(images)[2], "float32")  # also when unknown until run time
+    power = ops.mean(real * real + imaginary * imaginary, axis=0) / pixels
     return ops.log(power + epsilon)
 
 

@@ -93,7 +93,8 @@ def test_seeds_draw_per_instance_features_from_the_centres():
     assert generator.fitted and centres.shape == (10, 3)
     np.testing.assert_allclose(np.sort(centres[:, 0]), 10.0 * np.arange(10), atol=0.1)
     # The weights are the clusters' shares of the fitted instances, centre by centre.
-    np.testing.assert_allclose(numpy(generator.cluster_weights), (np.round(centres[:, 0] / 10) + 1) * 2 / 110, atol=1e-6)
+    shares = (np.round(centres[:, 0] / 10) + 1) * 2 / 110
+    np.testing.assert_allclose(numpy(generator.cluster_weights), shares, atol=1e-6)
     ids = np.arange(21, dtype="int32").reshape(1, 3, 7)
     same, again, other = (generator.sample_features(ids, seed) for seed in (1, 1, 2))
     assert same.shape == (1, 21, 3) and not same[0, 0].any()

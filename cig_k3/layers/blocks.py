@@ -13,6 +13,13 @@ from cig_k3.layers.normalization import normalization
 from cig_k3.layers.phase_conv import Conv2D as PhaseConv2D
 from cig_k3.layers.phase_conv import Conv2DTranspose as PhaseConv2DTranspose
 
+# The dtype policy of every network's last convolution (the image, the logits): float32 under
+# mixed precision too. One output channel costs little; the image keeps float32's resolution
+# (float16's 11-bit mantissa is coarser than a 16-bit camera); and torch's CPU float16
+# convolution cannot take the gradient of a one-filter kernel in the channels_last memory
+# format Keras gives it ("slow_conv2d: grad_weight must be contiguous").
+HEAD_DTYPE = "float32"
+
 ACTIVATIONS = ("relu", "leaky_relu", "none")
 
 
@@ -86,6 +93,6 @@ def decoder_block(x, skip, filters, norm="batch", dropout=0.0, act="relu", seed=
 
 
 def output_conv(x, channels, kernel_size=1, act="tanh", name="out"):
-    """The last convolution, with its activation kept in float32 under mixed precision."""
-    x = keras.layers.Conv2D(channels, kernel_size, padding="same", name=f"{name}_conv")(x)
+    """The last convolution and its activation, both computed in float32 (`HEAD_DTYPE`)."""
+    x = keras.layers.Conv2D(channels, kernel_size, padding="same", dtype=HEAD_DTYPE, name=f"{name}_conv")(x)
     return keras.layers.Activation(act, dtype="float32", name=name)(x)

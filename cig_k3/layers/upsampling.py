@@ -55,7 +55,7 @@ class SubpixelUpsampling(keras.layers.Layer):
         self.use_bias = use_bias
         self.icnr = icnr
         self.conv = keras.layers.Conv2D(filters * self.scale**2, kernel_size, padding="same", use_bias=use_bias,
-                                        name="conv")
+                                        dtype=self.dtype_policy, name="conv")
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -79,7 +79,7 @@ class SubpixelUpsampling(keras.layers.Layer):
                 "scale": self.scale, "use_bias": self.use_bias, "icnr": self.icnr}
 
 
-def upsample(x, filters, mode="transpose", use_bias=True, name="up"):
+def upsample(x, filters, mode="transpose", use_bias=True, dtype=None, name="up"):
     """x2 upsampling of the symbolic tensor `x` to `filters` channels, by `mode`.
 
     The convolution is always named `{name}_conv`, so that "transpose" builds exactly the
@@ -92,6 +92,7 @@ def upsample(x, filters, mode="transpose", use_bias=True, name="up"):
             + 3x3 conv, Odena et al.), "bilinear_conv" (bilinear x2 + 3x3 conv) or
             "subpixel" (3x3 conv + depth to space, ICNR).
         use_bias: whether the convolution has a bias.
+        dtype: the convolution's dtype policy (None: the global one).
         name: prefix of the layers' names.
 
     Reference: Odena, Dumoulin & Olah, "Deconvolution and Checkerboard Artifacts",
@@ -100,13 +101,13 @@ def upsample(x, filters, mode="transpose", use_bias=True, name="up"):
     if mode == "transpose":
         # Keras' Conv2DTranspose, computed without input dilation where that is faster (JAX).
         return phase_conv.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
-                                          name=f"{name}_conv")(x)
+                                          dtype=dtype, name=f"{name}_conv")(x)
     if mode == "resize_conv":
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
-        return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+        return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)
     if mode == "bilinear_conv":
         x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
-        return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+        return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)
     if mode == "subpixel":
-        return SubpixelUpsampling(filters, 3, scale=2, use_bias=use_bias, name=f"{name}_conv")(x)
+        return SubpixelUpsampling(filters, 3, scale=2, use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)
     raise ValueError(f"unknown upsample {mode!r}; choose one of {UPSAMPLINGS}")

@@ -4,7 +4,7 @@
 import keras
 
 from cig_k3.layers.attention import AttentionFusion
-from cig_k3.layers.blocks import decoder_block, encoder_block, output_conv
+from cig_k3.layers.blocks import HEAD_DTYPE, decoder_block, encoder_block, output_conv
 from cig_k3.layers.dilated import dilated_bottleneck
 
 IDENTITY_PATHS = ("projection", "input")
@@ -185,7 +185,7 @@ class UNetDiscriminator(keras.Model):
             skips.append(skip)
         for j, num_filters in enumerate(reversed(filters)):
             x = decoder_block(x, skips[-1 - j], num_filters, norm=norm, act="leaky_relu", name=f"dec{j}")
-        logits = keras.layers.Conv2D(1, 1, name="logits_conv")(x)
+        logits = keras.layers.Conv2D(1, 1, dtype=HEAD_DTYPE, name="logits_conv")(x)
         logits = keras.layers.Activation("linear", dtype="float32", name="pixel_logits")(logits)
         super().__init__(inputs=[condition, image], outputs=logits, **kwargs)
         self.condition_channels = condition_channels

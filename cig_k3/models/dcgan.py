@@ -6,6 +6,7 @@ import math
 import keras
 
 from cig_k3.layers import normalization
+from cig_k3.layers.blocks import HEAD_DTYPE
 
 
 def _levels(image_size):
@@ -90,7 +91,8 @@ class DCGANGenerator(keras.Model):
             )(x)
             x = normalization(norm, name=f"up{i}_norm")(x)
             x = keras.layers.ReLU(name=f"up{i}_act")(x)
-        x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", name="out_conv")(x)
+        x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", dtype=HEAD_DTYPE,
+                                         name="out_conv")(x)
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         super().__init__(inputs=inputs if num_classes else noise, outputs=image, **kwargs)
         self.latent_dim = latent_dim
@@ -175,9 +177,9 @@ class DCGANDiscriminator(keras.Model):
             x = keras.layers.Conv2D(width, 1, name="joint_conv")(x)
             x = keras.layers.LeakyReLU(0.2, name="joint_act")(x)
             x = _dropout(x, dropout, seed, levels + 2, "joint_drop")
-            x = keras.layers.Conv2D(1, 1, name="logit_conv")(x)
+            x = keras.layers.Conv2D(1, 1, dtype=HEAD_DTYPE, name="logit_conv")(x)
         else:
-            x = keras.layers.Conv2D(1, 4, padding="valid", name="logit_conv")(x)
+            x = keras.layers.Conv2D(1, 4, padding="valid", dtype=HEAD_DTYPE, name="logit_conv")(x)
         x = keras.layers.Reshape((1,), name="flat")(x)
         logit = keras.layers.Activation("linear", dtype="float32", name="logit")(x)
         super().__init__(inputs=inputs if len(inputs) > 1 else image, outputs=logit, **kwargs)

@@ -3,6 +3,7 @@
 import keras
 
 from cig_k3.layers import normalization
+from cig_k3.layers.blocks import HEAD_DTYPE
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -39,7 +40,7 @@ class ImagePatchGANDiscriminator(keras.Model):
             if i > 0:
                 x = normalization(norm, name=f"block{i}_norm")(x)
             x = keras.layers.LeakyReLU(0.2, name=f"block{i}_act")(x)
-        x = keras.layers.Conv2D(1, 4, padding="same", name="logit_conv")(x)
+        x = keras.layers.Conv2D(1, 4, padding="same", dtype=HEAD_DTYPE, name="logit_conv")(x)
         logits = keras.layers.Activation("linear", dtype="float32", name="patch_logits")(x)
         super().__init__(inputs=image, outputs=logits, **kwargs)
         self.image_channels = image_channels

@@ -2,7 +2,7 @@
 
 import keras
 
-from cig_k3.layers.blocks import conv_block, output_conv, residual_block
+from cig_k3.layers.blocks import HEAD_DTYPE, conv_block, output_conv, residual_block
 
 
 def _encoder_decoder(x, filters, norm, dropout, dropout_layers, seed, name):
@@ -133,10 +133,11 @@ class MixLCDiscriminator(keras.Model):
         pooled = keras.layers.AveragePooling2D(factor, name="label_pool")(label)
         patch = keras.layers.Concatenate(name="patch_in")([x, pooled])
         patch = conv_block(patch, x.shape[-1], 3, norm=norm, act="leaky_relu", name="patch_block")
-        patch = keras.layers.Conv2D(1, 3, padding="same", name="patch_conv")(patch)
+        patch = keras.layers.Conv2D(1, 3, padding="same", dtype=HEAD_DTYPE, name="patch_conv")(patch)
         patch = keras.layers.Activation("linear", dtype="float32", name="patch")(patch)
         classes = keras.layers.UpSampling2D(factor, interpolation="bilinear", name="classes_up")(x)
-        classes = keras.layers.Conv2D(condition_channels, 3, padding="same", name="classes_conv")(classes)
+        classes = keras.layers.Conv2D(condition_channels, 3, padding="same", dtype=HEAD_DTYPE,
+                                      name="classes_conv")(classes)
         classes = keras.layers.Activation("linear", dtype="float32", name="classes")(classes)
         super().__init__(inputs=[label, image], outputs={"patch": patch, "classes": classes, "features": features},
                          **kwargs)

@@ -2,7 +2,7 @@
 
 import keras
 
-from cig_k3.layers.blocks import conv_block
+from cig_k3.layers.blocks import HEAD_DTYPE, conv_block
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -51,7 +51,7 @@ class MultiScaleDiscriminator(keras.Model):
                     norm="none" if i == 0 else norm, act="leaky_relu", name=f"scale{scale}_block{i}",
                 )
                 features.append(x)
-            logits = keras.layers.Conv2D(1, 4, padding="same", name=f"scale{scale}_logits_conv")(x)
+            logits = keras.layers.Conv2D(1, 4, padding="same", dtype=HEAD_DTYPE, name=f"scale{scale}_logits_conv")(x)
             features.append(keras.layers.Activation("linear", dtype="float32", name=f"scale{scale}_logits")(logits))
             outputs.append(features)
         super().__init__(inputs=[condition, image], outputs=outputs, **kwargs)

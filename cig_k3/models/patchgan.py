@@ -3,6 +3,7 @@
 import keras
 
 from cig_k3.layers import normalization, phase_conv
+from cig_k3.layers.blocks import HEAD_DTYPE
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -63,6 +64,7 @@ class PatchGANDiscriminator(keras.Model):
             x = phase_conv.Conv2D(
                 num_filters, 4, strides=stride, padding="valid" if padding == "pix2pix" else "same",
                 use_bias=(last or i == 0 or norm == "none"), name=f"block{i}_conv",
+                dtype=HEAD_DTYPE if last else None,
             )(x)
             if last:
                 break

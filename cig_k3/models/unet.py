@@ -3,6 +3,7 @@
 import keras
 
 from cig_k3.layers import MCDropout, normalization, phase_conv, upsampling
+from cig_k3.layers.blocks import HEAD_DTYPE
 from cig_k3.layers.noise import LatentCode, NoiseInjection
 
 
@@ -122,9 +123,9 @@ class UNetGenerator(keras.Model):
             x = upsampling.upsample(x, base_filters, upsample, use_bias=True, name="full")
             x = NoiseInjection(seed=offset_seed(3000), name="full_noise")(x)
             x = keras.layers.ReLU(name="full_act")(x)
-            x = keras.layers.Conv2D(out_channels, 3, padding="same", name="out_conv")(x)
+            x = keras.layers.Conv2D(out_channels, 3, padding="same", dtype=HEAD_DTYPE, name="out_conv")(x)
         else:
-            x = upsampling.upsample(x, out_channels, upsample, use_bias=True, name="out")
+            x = upsampling.upsample(x, out_channels, upsample, use_bias=True, dtype=HEAD_DTYPE, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 

@@ -159,6 +159,10 @@ class GAN(keras.Model):
             name: [v for owner in self.owners(name) for v in owner.trainable_variables]
             for name in self.optimizer_owners
         })
+        # Under mixed_float16 each optimiser in the container is a LossScaleOptimizer of its
+        # own (make_optimizers) and scales its own phase's loss; Keras must not wrap the
+        # container itself, which the steps index by owner.
+        kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, **kwargs)
 
     @property

@@ -15,9 +15,10 @@ def tiny_gan(dropout_layers=1, precision="float32"):
     try:
         generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=dropout_layers, seed=0)
         discriminator = PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same")
+        # Under the policy, as train() builds it: Keras must not wrap the optimiser container.
+        return Pix2PixGAN(generator, discriminator)
     finally:
         keras.config.set_dtype_policy("float32")
-    return Pix2PixGAN(generator, discriminator)
 
 
 def batches(seed=0, size=32):
@@ -76,6 +77,9 @@ def test_each_precision_trains(precision):
     expected = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[precision]
     conv = gan.generator.get_layer("down0_conv")
     assert conv.compute_dtype == expected and conv.variable_dtype == "float32"
+    # The heads (the image's and the logits' convolutions) compute in float32 (HEAD_DTYPE).
+    assert gan.generator.get_layer("out_conv").compute_dtype == "float32"
+    assert gan.discriminator.get_layer("block3_conv").compute_dtype == "float32"
     history = gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0).history
     assert all(np.isfinite(history[name][0]) for name in Pix2PixGAN.loss_names)
     # Final activations stay float32.

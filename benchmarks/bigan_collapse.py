@@ -3,12 +3,17 @@ the settings it collapsed with (no dropout in D, D as fast as G), a constant ima
 
     KERAS_BACKEND=tensorflow python benchmarks/bigan_collapse.py --data data/bbbc039 --steps 240
 
-For each variant: KID and FID on raw pixels downsampled to 8x8 (`gan_families.pixel_features`,
-comparable only within this table) between held-out real crops and samples, and the
-diversity ratio: the mean L1 distance between pairs of samples over that between pairs of
-real crops (0: every sample is one image, the collapse; 1: as varied as real crops). The
-constant row is the mean real crop repeated (what a collapsed generator draws at best); the
-noise row is Gaussian noise with the real crops' mean and std per pixel.
+For each variant, between held-out real crops (the val split) and samples:
+- Inception FID and the logistic C2ST on Inception features (`cig_k3.evaluation`), the
+  realism measures of every other table; the floor row is real train crops against the same
+  held-out ones. A constant image scores badly on both, as it should;
+- KID and FID on raw pixels downsampled to 8x8 (`gan_families.pixel_features`, comparable
+  only within this table). Blind to texture, they rate the constant image well;
+- the diversity ratio: the mean L1 distance between pairs of samples over that between pairs
+  of real crops (0: every sample is one image, the collapse; 1: as varied as real crops).
+The constant row is the mean real crop repeated (what a collapsed generator draws at best);
+the noise row is Gaussian noise with the real crops' mean and std per pixel. A gallery PNG
+(`--out`/gallery.png) shows eight images of every row.
 """
 
 import argparse
@@ -43,14 +48,39 @@ def diversity_ratio(samples, reals, pairs=256, seed=0):
     return mean_pair_distance(np.asarray(samples)) / mean_pair_distance(np.asarray(reals))
 
 
-def scores(name, images, reals, extra=None):
-    from cig_k3.evaluation.distances import fid_kid
+def scores(name, images, reals, inception, real_features, extra=None):
+    from cig_k3.evaluation.c2st import c2st_logistic
+    from cig_k3.evaluation.distances import fid, fid_kid
 
     features = gan_families.pixel_features
     measured = fid_kid(features(reals), features(images), features="pixels_8x8", n_subsets=100,
                        subset_size=min(100, len(reals)))
-    return {"variant": name, "fid_pixels_8x8": measured["fid"], "kid_pixels_8x8": measured["kid_mean"],
+    image_features = inception(images)
+    return {"variant": name, "fid_inception": fid(real_features, image_features)["fid"],
+            "c2st_logistic": c2st_logistic(real_features, image_features)["accuracy"],
+            "fid_pixels_8x8": measured["fid"], "kid_pixels_8x8": measured["kid_mean"],
             "kid_std": measured["kid_std"], "diversity_ratio": diversity_ratio(images, reals), **(extra or {})}
+
+
+def write_gallery(rows_of_images, path, count=8):
+    """One row of `count` images per (name, images) pair, grey in [-1, 1]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(rows_of_images), count, figsize=(1.2 * count, 1.3 * len(rows_of_images)),
+                                squeeze=False)
+    for row, (name, images) in enumerate(rows_of_images):
+        for column in range(count):
+            axis = axes[row, column]
+            axis.imshow(np.asarray(images[column])[..., 0], cmap="gray", vmin=-1, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def train_variant(name, args):
@@ -97,20 +127,29 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import keras
 
+    from cig_k3.evaluation.inception import InceptionFeatures
+
     _, reals = gan_families.real_crops(args.data, args.crop, args.real)
-    rows = []
+    _, train_reals = gan_families.real_crops(args.data, args.crop, args.real, split="train")
+    extractor = InceptionFeatures()
+    real_features = extractor(reals)
+    rows, pictures = [], [("real (val)", reals)]
     for name in args.variants:
         gan, extra = train_variant(name, args)
         samples = keras.ops.convert_to_numpy(gan.sample(len(reals), seed=0))
-        rows.append(scores(f"bigan, {name} settings", samples, reals, extra))
+        rows.append(scores(f"bigan, {name} settings", samples, reals, extractor, real_features, extra))
+        pictures.append((name, samples))
+    rows.append(scores("floor: real train crops", train_reals, reals, extractor, real_features))
     constant = np.repeat(reals.mean(axis=0, keepdims=True), len(reals), axis=0)
-    rows.append(scores("constant: mean real crop", constant, reals))
+    rows.append(scores("constant: mean real crop", constant, reals, extractor, real_features))
     noise = np.random.default_rng(0).normal(reals.mean(axis=0), reals.std(axis=0), reals.shape).clip(-1, 1)
-    rows.append(scores("noise: real mean and std per pixel", noise.astype("float32"), reals))
+    rows.append(scores("noise: real mean and std per pixel", noise.astype("float32"), reals, extractor, real_features))
+    pictures += [("constant", constant), ("noise", noise)]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=1))
-    columns = ["variant", "seed", "steps", "d_lr", "d_dropout", "d_loss", "val_recon_l1", "fid_pixels_8x8", "kid_pixels_8x8",
-               "kid_std", "diversity_ratio"]
+    write_gallery(pictures, Path(args.out) / "gallery.png")
+    columns = ["variant", "seed", "steps", "d_lr", "d_dropout", "d_loss", "val_recon_l1", "fid_inception", "c2st_logistic",
+               "fid_pixels_8x8", "kid_pixels_8x8", "kid_std", "diversity_ratio"]
     _common.publish("BiGAN collapse check (issue 14)", _common.table(rows, columns), record=args.record)
 
 

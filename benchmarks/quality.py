@@ -185,7 +185,9 @@ def main():
     parser.add_argument("--out", default="runs/quality")
     parser.add_argument("--reuse-runs", action="store_true",
                         help="evaluate generators already trained under --out instead of training again")
-    args, rest = parser.parse_known_args()
+    args, rest = parser.parse_known_args()  # a worker's positional arguments come in `rest`
+    if rest and not args.worker:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.worker:
         print(json.dumps(worker(*rest[:5], *map(int, rest[5:]))))
         return

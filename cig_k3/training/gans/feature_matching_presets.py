@@ -50,7 +50,8 @@ PRESETS = {
     # above real at the upsampling frequencies), which 4x4 blocks cannot see. The spectrum
     # term (spectrum_weight, `spectrum_l1`) asks for the real batch's power at every 2-D
     # frequency: with it, 6000 steps reached FID 60.8, C2ST 0.981 and no checkerboard
-    # (0.07 dB, real vs real 0.25; RESULTS.md, issue 14).
+    # (0.07 dB, real vs real 0.25; RESULTS.md, issue 14). A lighter L1 (weight 1) let the
+    # nuclei's outlines wander between samples and was worse (FID 89, RESULTS.md).
     "realistic": {
         "data": {"crop": 128, "batch_size": 4},
         "model": {

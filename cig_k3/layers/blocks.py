@@ -95,4 +95,4 @@ def decoder_block(x, skip, filters, norm="batch", dropout=0.0, act="relu", seed=
 def output_conv(x, channels, kernel_size=1, act="tanh", name="out"):
     """The last convolution and its activation, both computed in float32 (`HEAD_DTYPE`)."""
     x = keras.layers.Conv2D(channels, kernel_size, padding="same", dtype=HEAD_DTYPE, name=f"{name}_conv")(x)
-    return keras.layers.Activation(act, dtype="float32", name=name)(x)
+    return keras.layers.Activation(act, dtype=HEAD_DTYPE, name=name)(x)

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Keys of a Keras model's own config, not the U-Net's arguments.
 _MODEL_KEYS = ("name", "trainable", "dtype")
 ACTIVATIONS = ("tanh", "linear")
+# What reads each instance's features from the real image: pix2pixHD's learned encoder, or
+# the instance's own intensity statistics (`InstanceIntensity`).
+ENCODERS = ("learned", "intensity")
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -100,6 +103,47 @@ class InstanceFeatureEncoder(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="cig_k3")
+class InstanceIntensity(keras.layers.Layer):
+    """Image (N, H, W, C) -> (N, H, W, 2C): the image and its square, float32, to be averaged
+    inside each instance; `intensity_statistics` turns the two means into each instance's mean
+    and standard deviation per channel. No weights.
+
+    The fixed alternative to the learned `InstanceFeatureEncoder`: a nucleus's brightness and
+    the strength of its texture are what real fields vary from nucleus to nucleus (cell cycle,
+    expression level) and what one mask cannot say. Fixed statistics mean the same thing from
+    the first step of training to the k-means clusters fitted at its end, and a person can read
+    and set them.
+
+    Example:
+        >>> InstanceIntensity()(keras.ops.ones((2, 32, 32, 1))).shape
+        (2, 32, 32, 2)
+    """
+
+    size_multiple = 1
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True  # no weights
+
+    def call(self, image):
+        image = ops.cast(image, "float32")
+        return ops.concatenate([image, ops.square(image)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], 2 * input_shape[-1])
+
+
+def intensity_statistics(means):
+    """(..., 2C) means of an image and of its square -> (..., 2C) mean and standard deviation
+    per channel; rows of zeros (the background, absent ids) stay zeros."""
+    channels = means.shape[-1] // 2
+    mean, mean_square = means[..., :channels], means[..., channels:]
+    if isinstance(means, np.ndarray):
+        return np.concatenate([mean, np.sqrt(np.maximum(mean_square - mean**2, 0.0))], axis=-1)
+    return ops.concatenate([mean, ops.sqrt(ops.maximum(mean_square - ops.square(mean), 0.0))], axis=-1)
+
+
 def cluster_choice(instance_ids, seed, weights):
     """The cluster each instance id draws, int64 in [0, K), shaped like `instance_ids`.
 
@@ -148,6 +192,9 @@ class InstanceUNetGenerator(keras.Model):
         num_clusters: k-means centres kept for inference (pix2pixHD: 10).
         max_instances: ids per image the encoder's pooling keeps apart (training crops are
             renumbered 1..n).
+        encoder: "learned" (pix2pixHD's `InstanceFeatureEncoder`) or "intensity" (each
+            instance's mean and standard deviation per channel, `InstanceIntensity`; feature_dim
+            must then be 2 x out_channels).
         encoder_filters, encoder_downsamples, encoder_activation, encoder_norm: of the
             `InstanceFeatureEncoder`.
         seed: seed of the U-Net's noise layers.
@@ -170,15 +217,25 @@ class InstanceUNetGenerator(keras.Model):
 
     def __init__(self, in_channels=3, out_channels=1, feature_dim=3, num_clusters=10, max_instances=256,
                  encoder_filters=16, encoder_downsamples=2, encoder_activation="tanh", encoder_norm="none",
-                 seed=None, **kwargs):
+                 encoder="learned", seed=None, **kwargs):
         if int(feature_dim) < 1 or int(num_clusters) < 1:
             raise ValueError(f"feature_dim={feature_dim} and num_clusters={num_clusters} in the instance "
                              "generator's generator_args must be >= 1")
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r} in the instance generator's generator_args; "
+                             f"choose one of {ENCODERS}")
+        if encoder == "intensity" and int(feature_dim) != 2 * out_channels:
+            raise ValueError(f"feature_dim={feature_dim} in the instance generator's generator_args: the "
+                             f"intensity encoder gives a mean and a standard deviation per channel, "
+                             f"feature_dim {2 * out_channels}")
         model_args = {key: kwargs.pop(key) for key in _MODEL_KEYS if key in kwargs}
         unet_args = dict(kwargs)
         super().__init__(**model_args)
-        self.encoder = InstanceFeatureEncoder(out_channels, feature_dim, encoder_filters, encoder_downsamples,
-                                              encoder_activation, encoder_norm, name="instance_encoder")
+        if encoder == "intensity":
+            self.encoder = InstanceIntensity(name="instance_intensity")
+        else:
+            self.encoder = InstanceFeatureEncoder(out_channels, feature_dim, encoder_filters, encoder_downsamples,
+                                                  encoder_activation, encoder_norm, name="instance_encoder")
         self.pooling = InstanceAveragePooling(max_instances, name="instance_pooling")
         self.broadcast = InstanceBroadcast(name="instance_broadcast")
         self.unet = UNetGenerator(in_channels + int(feature_dim), out_channels, seed=seed, name="unet", **unet_args)
@@ -199,6 +256,7 @@ class InstanceUNetGenerator(keras.Model):
         self.encoder_downsamples = int(encoder_downsamples)
         self.encoder_activation = encoder_activation
         self.encoder_norm = encoder_norm
+        self.encoder_kind = encoder
         self.seed = seed
         self.unet_args = unet_args
         self.built = True  # every variable exists now, so a saved file loads without a build
@@ -226,13 +284,21 @@ class InstanceUNetGenerator(keras.Model):
         return self.synthesize(inputs["label"], inputs["instances"], features, training=training)
 
     def feature_map(self, raw, training=False):
-        """The encoder's full-resolution features (N, H, W, feature_dim), before pooling."""
+        """The encoder's full-resolution map (N, H, W, F), to be averaged inside each instance;
+        `instance_features` turns those means into features."""
         return self.encoder(raw, training=training)
+
+    def instance_features(self, means):
+        """Features from the means of `feature_map` inside instances (..., F), numpy or tensor:
+        the means themselves for the learned encoder, the mean and standard deviation per
+        channel for the intensity one."""
+        return intensity_statistics(means) if self.encoder_kind == "intensity" else means
 
     def encode_instances(self, raw, instances, training=False):
         """Per-instance features (N, max_instances, feature_dim) of real images `raw`: row i is
-        the mean encoder feature over id i's pixels; the background and absent ids give 0."""
-        return self.pooling([self.feature_map(raw, training=training), ops.convert_to_tensor(instances)])
+        from the encoder's map averaged over id i's pixels; the background and absent ids give 0."""
+        means = self.pooling([self.feature_map(raw, training=training), ops.convert_to_tensor(instances)])
+        return self.instance_features(means)
 
     def synthesize(self, label, instances, features, training=False):
         """Images for labels (N, H, W, in_channels) whose instances (N, H, W[, 1]) take the
@@ -297,7 +363,7 @@ class InstanceUNetGenerator(keras.Model):
             "out_channels": self.out_channels, "feature_dim": self.feature_dim, "num_clusters": self.num_clusters,
             "max_instances": self.max_instances, "encoder_filters": self.encoder_filters,
             "encoder_downsamples": self.encoder_downsamples, "encoder_activation": self.encoder_activation,
-            "encoder_norm": self.encoder_norm, "seed": self.seed, **self.unet_args,
+            "encoder_norm": self.encoder_norm, "encoder": self.encoder_kind, "seed": self.seed, **self.unet_args,
         }
 
     @classmethod

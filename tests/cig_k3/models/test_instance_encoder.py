@@ -71,6 +71,39 @@ def test_generator_pools_its_encoder_inside_each_instance():
     assert tuple(image.shape) == (1, 16, 16, 1)
 
 
+def test_intensity_encoder_gives_each_instance_its_mean_and_spread(tmp_path):
+    generator = InstanceUNetGenerator(3, 1, feature_dim=2, encoder="intensity", base_filters=4, depth=2,
+                                      max_filters=8, max_instances=8, seed=0)
+    assert not generator.encoder.weights  # fixed statistics: nothing to learn
+    rng = np.random.default_rng(2)
+    raw = rng.uniform(-1, 1, (2, 16, 16, 1)).astype("float32")
+    ids = np.zeros((2, 16, 16), "int32")
+    ids[0, 2:7, 3:9], ids[1, 9:15, 8:16] = 3, 1
+    table = numpy(generator.encode_instances(raw, ids))
+    for image, instance in ((0, 3), (1, 1)):
+        pixels = raw[image, ..., 0][ids[image] == instance]
+        np.testing.assert_allclose(table[image, instance], [pixels.mean(), pixels.std()], atol=1e-5)
+    assert not table[0, [0, 1, 2]].any() and not table[1, [0, 2, 3]].any()
+    # The cluster fit turns whole-field means into the same statistics (numpy path).
+    means = np.stack([raw[0, ..., 0][ids[0] == 3].mean(), (raw[0, ..., 0][ids[0] == 3] ** 2).mean()])
+    np.testing.assert_allclose(generator.instance_features(means[None]), table[0, 3][None], atol=1e-5)
+    # A .keras round trip keeps the encoder kind, its centres and the output.
+    label = np.eye(3, dtype="float32")[(ids > 0).astype(int)]
+    generator.fit_clusters(np.stack([np.linspace(-1, 1, 40), np.full(40, 0.1)], axis=1))
+    features = generator.sample_features(ids, seed=4)
+    image = numpy(generator({"label": label, "instances": ids, "features": features}))
+    path = tmp_path / "intensity.keras"
+    generator.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.encoder_kind == "intensity" and loaded.fitted
+    np.testing.assert_allclose(numpy(loaded({"label": label, "instances": ids, "features": features})), image,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="feature_dim=3 .* feature_dim 2"):
+        InstanceUNetGenerator(3, 1, feature_dim=3, encoder="intensity")
+    with pytest.raises(ValueError, match="unknown encoder 'vae'"):
+        InstanceUNetGenerator(3, 1, encoder="vae")
+
+
 @pytest.mark.backend_independent
 def test_cluster_choice_is_a_function_of_seed_and_id():
     ids = np.arange(1, 200)

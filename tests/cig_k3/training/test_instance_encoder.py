@@ -17,11 +17,11 @@ TINY_INSTANCE = {"generator_args": {"base_filters": 4, "depth": 2, "max_filters"
                  "discriminator_args": {"base_filters": 4, "num_downsamples": 2, "num_scales": 2}}
 
 
-def test_preset_is_realistic_plus_an_instance_encoder():
+def test_preset_is_realistic_plus_instance_intensity_features():
     instanced, plain = PRESETS["realistic-instance"], PRESETS["realistic"]
     assert instanced["model"]["generator"] == "instance_unet" and plain["model"]["generator"] == "unet"
-    assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "feature_dim": 3,
-                                                    "num_clusters": 10}
+    assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
+                                                    "feature_dim": 2, "num_clusters": 10}
     assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
 
 
@@ -60,8 +60,10 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))
     generator = load_generator(out / "generator.keras")
     assert type(generator).__name__ == "InstanceUNetGenerator" and generator.fitted
+    assert generator.encoder_kind == "intensity"
     centres = keras.ops.convert_to_numpy(generator.cluster_centres)
-    assert centres.shape == (10, 3) and np.abs(centres).max() > 0
+    # Each centre is a (mean, standard deviation) of train nuclei: a spread is never negative.
+    assert centres.shape == (10, 2) and np.abs(centres).max() > 0 and (centres[:, 1] >= 0).all()
 
 
 @pytest.mark.backend_independent

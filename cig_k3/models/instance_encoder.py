@@ -137,11 +137,10 @@ class InstanceIntensity(keras.layers.Layer):
 def intensity_statistics(means):
     """(..., 2C) means of an image and of its square -> (..., 2C) mean and standard deviation
     per channel; rows of zeros (the background, absent ids) stay zeros."""
+    xp = np if isinstance(means, np.ndarray) else ops  # numpy in the cluster fit, tensors in training
     channels = means.shape[-1] // 2
     mean, mean_square = means[..., :channels], means[..., channels:]
-    if isinstance(means, np.ndarray):
-        return np.concatenate([mean, np.sqrt(np.maximum(mean_square - mean**2, 0.0))], axis=-1)
-    return ops.concatenate([mean, ops.sqrt(ops.maximum(mean_square - ops.square(mean), 0.0))], axis=-1)
+    return xp.concatenate([mean, xp.sqrt(xp.maximum(mean_square - xp.square(mean), 0.0))], axis=-1)
 
 
 def cluster_choice(instance_ids, seed, weights):

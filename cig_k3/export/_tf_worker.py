@@ -18,14 +18,14 @@ def main(argv):
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("the export worker must run with KERAS_BACKEND=tensorflow")
     from cig_k3.export import formats
-    from cig_k3.export.loading import load_generator
+    from cig_k3.export.loading import exportable_generator, load_generator
 
     if argv[0] == "run-savedmodel":
         _, path, inputs, outputs = argv
         np.save(outputs, formats.run_savedmodel(path, np.load(inputs, allow_pickle=False)))
         return 0
     _, fmt, model_path, out, inputs, outputs = argv
-    model = load_generator(model_path)
+    model = exportable_generator(load_generator(model_path))
     condition = np.load(inputs, allow_pickle=False)
     if fmt == "savedmodel":
         model.export(out, format="tf_saved_model", verbose=False)

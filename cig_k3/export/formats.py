@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cig_k3.export.loading import (
-    atomic_target, load_generator, refuse_instance_generator, resolve_model_path, size_multiple,
+    atomic_target, exportable_generator, load_generator, resolve_model_path, size_multiple,
 )
 
 FORMATS = ("keras", "savedmodel", "onnx")
@@ -79,12 +79,16 @@ def export_route(fmt, backend=None):
 
 
 def test_condition(model, seed=0):
-    """A random batch of 2 non-square conditions (2m x 3m): exercises dynamic batch and size."""
+    """A random batch of 2 non-square conditions (2m x 3m): exercises dynamic batch and size.
+    A last channel of instance ids (`InstanceFieldGenerator`) holds random ids 0..40."""
     multiple = size_multiple(model)
     side = max(multiple, 16 // multiple * multiple or multiple)
     channels = model.inputs[0].shape[-1]
     rng = np.random.default_rng(seed)
-    return rng.random((2, 2 * side, 3 * side, channels), dtype=np.float32)
+    condition = rng.random((2, 2 * side, 3 * side, channels), dtype=np.float32)
+    if getattr(model, "instance_channel", False):
+        condition[..., -1] = rng.integers(0, 41, condition.shape[:3])
+    return condition
 
 
 def export_model(model_path, fmt, out, tolerance=TOLERANCE):
@@ -100,8 +104,7 @@ def export_model(model_path, fmt, out, tolerance=TOLERANCE):
     out = Path(out)
     if fmt == "keras" and out.suffix != ".keras":
         raise ValueError(f"--out {out}: a Keras model file must end in .keras")
-    model = load_generator(model_path)
-    refuse_instance_generator(model, model_path, f"the {fmt} export")
+    model = exportable_generator(load_generator(model_path))  # an instance generator: label + ids in
     out.parent.mkdir(parents=True, exist_ok=True)
     condition = test_condition(model)
     expected = _to_numpy(model(condition, training=False))

@@ -79,7 +79,7 @@ def check_model_config(path):
     Keras' safe_mode refuses much of this too; checking first gives a message that says
     what was found, and does not rely on one Keras version's rules.
     """
-    from cig_k3.models import GENERATORS
+    from cig_k3.models import EXPORTED_GENERATORS, GENERATORS
 
     try:
         with zipfile.ZipFile(path) as archive:
@@ -96,7 +96,7 @@ def check_model_config(path):
         if class_name in ("Lambda", "TFOpLambda"):
             raise ValueError(f"{path} holds a Lambda layer (Python code): refused (model files are untrusted).")
     top = config.get("class_name") if isinstance(config, dict) else None
-    generators = sorted({cls.__name__ for cls in GENERATORS.values()})
+    generators = sorted({cls.__name__ for cls in (*GENERATORS.values(), *EXPORTED_GENERATORS)})
     if top not in generators:
         raise ValueError(f"{path} holds a {top} ({config.get('module') if isinstance(config, dict) else '?'}), "
                          f"not a CIG generator ({', '.join(generators)}): give a run's generator.keras.")
@@ -141,6 +141,17 @@ def atomic_target(out):
     """
     out = Path(out)
     return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+
+
+def exportable_generator(model, seed=0):
+    """`model`, or for a generator that takes an instance map and per-instance features
+    (`instance_unet`) its one-input graph (`InstanceFieldGenerator`): the label's channels then
+    one channel of instance ids in, each id's feature drawn as `cig generate --seed seed` draws
+    it. The exports and `cig main` export this."""
+    from cig_k3.models.instance_encoder import takes_instances
+    from cig_k3.models.instance_field import InstanceFieldGenerator
+
+    return InstanceFieldGenerator.from_instance_generator(model, seed=seed) if takes_instances(model) else model
 
 
 def refuse_instance_generator(model, model_path, what):

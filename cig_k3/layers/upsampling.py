@@ -26,6 +26,47 @@ from cig_k3.layers.pixel_shuffle import depth_to_space
 UPSAMPLINGS = ("transpose", "resize_conv", "bilinear_conv", "subpixel")
 
 
+def _bilinear_axis(x, axis):
+    """x2 along `axis` (1 or 2), half-pixel centres, edges clamped: output 2i is
+    0.75 x[i] + 0.25 x[i - 1], output 2i + 1 is 0.75 x[i] + 0.25 x[i + 1]."""
+    size = ops.shape(x)[axis]
+    first = x[:, :1] if axis == 1 else x[:, :, :1]
+    last = x[:, -1:] if axis == 1 else x[:, :, -1:]
+    head = x[:, : size - 1] if axis == 1 else x[:, :, : size - 1]
+    tail = x[:, 1:] if axis == 1 else x[:, :, 1:]
+    previous = ops.concatenate([first, head], axis=axis)
+    following = ops.concatenate([tail, last], axis=axis)
+    even, odd = 0.75 * x + 0.25 * previous, 0.75 * x + 0.25 * following
+    shape = ops.shape(x)
+    grown = (shape[0], 2 * shape[1], shape[2], shape[3]) if axis == 1 else (shape[0], shape[1], 2 * shape[2], shape[3])
+    return ops.reshape(ops.stack([even, odd], axis=axis + 1), grown)
+
+
+@keras.saving.register_keras_serializable(package="cig_k3")
+class BilinearUpsampling(keras.layers.Layer):
+    """Bilinear x2 resize (N, H, W, C) -> (N, 2H, 2W, C), half-pixel centres and clamped edges:
+    what `keras.layers.UpSampling2D(2, interpolation="bilinear")` computes on every backend, as
+    fixed weighted sums of shifted copies. Keras' layer resizes to a size computed from the
+    input's shape, which TensorFlow's SavedModel and ONNX exports (dynamic height and width)
+    refuse to trace; this one traces on all three backends. No weights.
+
+    Example:
+        >>> BilinearUpsampling()(keras.ops.zeros((2, 4, 6, 3))).shape
+        (2, 8, 12, 3)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True
+
+    def call(self, inputs):
+        return _bilinear_axis(_bilinear_axis(inputs, 1), 2)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return (batch, None if height is None else 2 * height, None if width is None else 2 * width, channels)
+
+
 @keras.saving.register_keras_serializable(package="cig_k3")
 class SubpixelUpsampling(keras.layers.Layer):
     """Sub-pixel convolution: Conv(filters * scale**2) then depth to space, x`scale` larger.
@@ -106,7 +147,7 @@ def upsample(x, filters, mode="transpose", use_bias=True, dtype=None, name="up")
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)
     if mode == "bilinear_conv":
-        x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
+        x = BilinearUpsampling(name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)
     if mode == "subpixel":
         return SubpixelUpsampling(filters, 3, scale=2, use_bias=use_bias, dtype=dtype, name=f"{name}_conv")(x)

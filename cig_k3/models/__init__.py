@@ -10,6 +10,7 @@ from cig_k3.models.attention import AttentionGenerator, UNetDiscriminator
 from cig_k3.models.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator
 from cig_k3.models.image_patchgan import ImagePatchGANDiscriminator
 from cig_k3.models.instance_encoder import InstanceUNetGenerator
+from cig_k3.models.instance_field import InstanceFieldGenerator
 from cig_k3.models.mixlc import MixLCDiscriminator, MixLCGenerator
 from cig_k3.models.multiscale import MultiScaleDiscriminator
 from cig_k3.models.patchgan import PatchGANDiscriminator
@@ -24,9 +25,12 @@ GENERATORS = {"unet": UNetGenerator, "dcgan": DCGANGenerator, "attention": Atten
 DISCRIMINATORS = {"patchgan": PatchGANDiscriminator, "dcgan": DCGANDiscriminator,
                   "image_patchgan": ImagePatchGANDiscriminator, "unet": UNetDiscriminator, "mixlc": MixLCDiscriminator,
                   "multiscale": MultiScaleDiscriminator}
+# Generators made from trained ones for the exports (not trained themselves).
+EXPORTED_GENERATORS = (InstanceFieldGenerator,)
 
 # Everything a saved CIG model may contain, for keras.saving.load_model(custom_objects=...).
-CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *DISCRIMINATORS.values(), MCDropout, DCGANEncoder,
+CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *EXPORTED_GENERATORS, *DISCRIMINATORS.values(),
+                                              MCDropout, DCGANEncoder,
                                               AttentionFusion, SPADE, SPADEResBlock, NearestDownsample,
                                               NoiseInjection, LatentCode, SubpixelUpsampling, StyleEncoder, StyleSample,
                                               StyleCode]}

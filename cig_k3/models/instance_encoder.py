@@ -21,6 +21,7 @@ from keras import ops
 
 from cig_k3.layers.instance_pooling import InstanceAveragePooling, InstanceBroadcast
 from cig_k3.layers.normalization import normalization
+from cig_k3.layers.upsampling import BilinearUpsampling
 from cig_k3.models.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class InstanceFeatureEncoder(keras.Model):
         for i in range(num_downsamples):
             x = block(x, base_filters * 2 ** (i + 1), 2, f"down{i}")
         for i in reversed(range(num_downsamples)):
-            x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"up{i}_resize")(x)
+            x = BilinearUpsampling(name=f"up{i}_resize")(x)
             x = block(x, base_filters * 2**i, 1, f"up{i}")
         x = keras.layers.Conv2D(feature_dim, 7, padding="same", name="out_conv")(x)
         features = keras.layers.Activation(activation, dtype="float32", name="features")(x)

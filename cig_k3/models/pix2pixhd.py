@@ -3,6 +3,7 @@
 import keras
 
 from cig_k3.layers.blocks import conv_block, output_conv, residual_block
+from cig_k3.layers.upsampling import BilinearUpsampling
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -55,7 +56,7 @@ class Pix2PixHDGenerator(keras.Model):
         global_features = x
         if global_only:
             image = output_conv(global_features, out_channels, 7, "tanh", name="global_image_half")
-            image = keras.layers.UpSampling2D(2, interpolation="bilinear", dtype="float32", name="image")(image)
+            image = BilinearUpsampling(dtype="float32", name="image")(image)
         else:
             y = conv_block(condition, base_filters, 7, norm=norm, name="local_in")
             y = conv_block(y, global_filters, 3, strides=2, norm=norm, name="local_down")

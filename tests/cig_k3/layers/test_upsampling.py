@@ -78,3 +78,16 @@ def test_subpixel_config_round_trips():
     assert SubpixelUpsampling.from_config(config).get_config() == config
     assert numpy(layer(np.zeros((1, 2, 3, 4), "float32"))).shape == (1, 6, 9, 6)
     assert layer.compute_output_shape((None, None, 3, 4)) == (None, None, 9, 6)
+
+
+def test_bilinear_upsampling_is_keras_bilinear_resize_by_hand():
+    from cig_k3.layers import BilinearUpsampling
+
+    # One row by the definition: half-pixel centres, edges clamped.
+    row = np.array([0.0, 4.0, 8.0], "float32").reshape(1, 1, 3, 1)
+    out = numpy(BilinearUpsampling()(row))[0, 0, :, 0]
+    np.testing.assert_allclose(out, [0.0, 1.0, 3.0, 5.0, 7.0, 8.0])
+    # An odd-sized batch against Keras' own bilinear resize (the layer this one replaced).
+    x = np.random.default_rng(3).normal(size=(2, 5, 7, 3)).astype("float32")
+    expected = numpy(keras.layers.UpSampling2D(2, interpolation="bilinear")(x))
+    np.testing.assert_allclose(numpy(BilinearUpsampling()(x)), expected, atol=1e-5)

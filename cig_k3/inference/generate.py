@@ -191,7 +191,7 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     from tqdm import tqdm
 
     from cig_k3.evaluation.conditioning import takes_instances, takes_style
-    from cig_k3.inference.instances import generate_with_instances
+    from cig_k3.inference.instances import generate_with_instances, instances_from_condition
     from cig_k3.inference.style import check_style_model, encode_style, read_style, style_codes
     from cig_k3.models.style_encoder import has_style_encoder
 
@@ -208,7 +208,8 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     instanced = takes_instances(model)  # objects drawn with per-instance features (pix2pixHD)
-    if instanced:
+    id_channel = getattr(model, "instance_channel", False)  # its exported graph: label + ids in one array
+    if instanced or id_channel:
         in_channels = model.in_channels
     else:
         in_channels = model.input["label"].shape[-1] if takes_style(model) else model.inputs[0].shape[-1]
@@ -222,6 +223,9 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         mask = read_mask(mask_path)
         condition, label, instances = encode_mask(mask, manifest, in_channels, options.mask_type, path=mask_path)
         seed = options.seed + index
+        if id_channel:
+            ids = instances_from_condition(condition) if instances is None else instances
+            condition = np.concatenate([condition, np.asarray(ids, np.float32)[..., None]], axis=-1)
         reseed_dropout(model, seed)
         codes = style_codes(model.latent_dim, options.samples, seed, posterior) if styled else None
         if instanced:  # a semantic mask has no instances: its objects are found in the label

@@ -62,7 +62,7 @@ def load_model_and_manifest(model_path):
         raise ValueError(f"{path} was trained for task {manifest.get('task')!r}; this widget draws images from "
                          "labels (a mask2image run).")
     model = load_generator(path)
-    for spec in model.inputs:
+    for spec in getattr(model, "inputs", None) or []:  # an instance generator is subclassed: no inputs
         if len(spec.shape) != 4:
             raise ValueError(f"{path}: {model.name!r} takes inputs of shape {tuple(spec.shape)}, not images "
                              "(N, H, W, C): it is not a mask-to-image generator.")
@@ -128,8 +128,9 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
         >>> [kwargs["name"] for _, kwargs, _ in layers]
         ['bbbc039', 'bbbc039 mean', 'bbbc039 std']
     """
-    from cig_k3.evaluation.conditioning import takes_style
-    from cig_k3.export.loading import refuse_instance_generator, run_id_of, size_multiple
+    from cig_k3.evaluation.conditioning import takes_instances, takes_style
+    from cig_k3.export.loading import run_id_of, size_multiple
+    from cig_k3.inference.instances import instance_function, sample_seed
     from cig_k3.inference.generate import Provenance, encode_mask, model_function, native_images, reseed_dropout
     from cig_k3.inference.tiling import count_calls, predict_tiled
     from cig_k3.layers import one_code_per_field, sampling
@@ -138,20 +139,34 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}.")
     path, model, manifest = load_model_and_manifest(model_path)
-    refuse_instance_generator(model, path, "the napari widget")
-    label_channels = int(model.inputs[0].shape[-1]) if not takes_style(model) else int(model.input["label"].shape[-1])
+    instanced = takes_instances(model)  # each object drawn with a feature of its own (realistic-instance)
+    if instanced:
+        label_channels = model.in_channels
+    else:
+        label_channels = int(model.inputs[0].shape[-1]) if not takes_style(model) else int(model.input["label"].shape[-1])
     condition, _, _ = encode_mask(labels, manifest, label_channels, "instance", path=f"labels layer {labels_name!r}")
-    if takes_style(model):
+    if instanced:
+        if style is not None:
+            raise ValueError(f"{model_name(path)} takes no style image: leave style empty.")
+        # The labels layer's own objects, as one more channel that the tiles carry.
+        condition = np.concatenate([condition, labels[..., None].astype(np.float32)], axis=-1)
+
+        def run_for(k):  # sample k's features, drawn as `cig generate --seed seed` draws them
+            features = model.sample_features(labels[None], seed=sample_seed(seed, k))
+            return instance_function(model, features, label_channels)
+    elif takes_style(model):
         if style is None:
             raise ValueError(f"{model_name(path)} draws in the style of an image: choose a style image layer.")
         out_channels = int(model.input["raw"].shape[-1])
         condition = np.concatenate(
             [condition, style_condition(style, labels.shape, manifest, out_channels, style_name)], axis=-1)
-        run = _style_function(model, label_channels)
+        styled_run = _style_function(model, label_channels)
+        run_for = lambda k: styled_run  # noqa: E731
     else:
         if style is not None:
             raise ValueError(f"{model_name(path)} takes no style image: leave style empty.")
-        run = model_function(model)
+        plain_run = model_function(model)
+        run_for = lambda k: plain_run  # noqa: E731
 
     multiple = size_multiple(model)
     total = samples * count_calls(*labels.shape, tile, overlap, multiple, batch_size)
@@ -159,7 +174,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
 
     def counted(batch):
         nonlocal done
-        output = run(batch)
+        output = run(batch)  # this sample's function, set below
         done += 1
         if on_progress is not None:
             on_progress(done, total)
@@ -169,6 +184,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     images = []
     with sampling(model, enabled=samples >= 2):
         for k in range(samples):  # one latent code per sample on every tile
+            run = run_for(k)
             with one_code_per_field(model, (seed, k)):
                 images.append(predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size))
     natives, summary = native_images(images, manifest)

@@ -60,6 +60,28 @@ def test_a_style_model_draws_in_the_style_of_an_image(style_run_dir):
     assert not np.array_equal(image, other)  # the style reaches the generator
 
 
+def test_an_instance_model_draws_each_labelled_object_as_cig_generate_does(tmp_path):
+    from tests.cig_k3.export.conftest import MANIFEST
+    from tests.cig_k3.export.test_instance_export import fitted_intensity_generator
+
+    folder = tmp_path / "instance_run"
+    folder.mkdir()
+    fitted_intensity_generator().save(folder / "generator.keras")
+    (folder / "manifest.json").write_text(json.dumps(MANIFEST))
+    labels = labels_field()
+    (samples, _, _), _, _ = generate_from_labels(folder, labels, samples=2, tile=16, overlap=4, seed=4)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    tifffile.imwrite(masks / "drawn.tif", labels)
+    assert main(["generate", "--model", str(folder), "--masks", str(masks), "--out", str(tmp_path / "out"),
+                 "--samples", "2", "--seed", "4", "--tile", "16", "--overlap", "4"]) == 0
+    for k in range(2):
+        np.testing.assert_array_equal(samples[k], tifffile.imread(tmp_path / "out" / f"drawn_sample{k:02d}.tif"))
+    # The labels' own ids pick the features: renumbered objects draw other nuclei.
+    renumbered = generate_from_labels(folder, labels * 5, samples=2, tile=16, overlap=4, seed=4)[0][0]
+    assert not np.array_equal(renumbered, samples)
+
+
 def _not_a_generator(run_dir):
     import keras
 

@@ -20,7 +20,11 @@ def add_parser(subparsers):
     parser.add_argument("--mask-type", choices=("instance", "semantic"), default="instance",
                         help="instance labels (0 = background, 1..N objects) or class ids (default: instance)")
     parser.add_argument("--samples", type=integer, default=1,
-                        help="1: one image with dropout off; K >= 2: K dropout samples plus mean and std maps")
+                        help="1: one seeded draw (noise and dropout on, the texture `cig evaluate` scores); K >= 2: "
+                             "K draws plus their mean and std maps")
+    parser.add_argument("--mean", action="store_true",
+                        help="one image with every noise source off instead (the generator's mean image: "
+                             "deterministic and smooth)")
     parser.add_argument("--tile", type=integer, default=256, help="tile side in pixels")
     parser.add_argument("--overlap", type=integer, default=32, help="overlap of neighbouring tiles")
     parser.add_argument("--batch-size", type=integer, default=4, help="tiles per generator call")
@@ -46,6 +50,8 @@ def run(args):
 
     if args.samples < 1:
         raise ValueError(f"--samples must be at least 1, got {args.samples}")
+    if args.mean and args.samples > 1:
+        raise ValueError(f"--mean draws one noise-free image; it cannot go with --samples {args.samples}")
     model_path = resolve_model_path(args.model)
     manifest = load_run_manifest(model_path, args.manifest)
     if manifest.get("task", "mask2image") != "mask2image":
@@ -55,7 +61,8 @@ def run(args):
         return _run_on_dask(args, model_path, manifest, masks)
     model = load_generator(model_path)
     options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
-                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style)
+                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style,
+                              mean=args.mean)
     provenance = Provenance(model=str(model_path.resolve()), run_id=run_id_of(model_path), seed=args.seed)
     results = generate_folder(model, manifest, masks, args.out, options, provenance)
     logger.info("generated images for %d masks into %s", len(results), args.out)
@@ -77,7 +84,8 @@ def _run_on_dask(args, model_path, manifest, masks):
     if not args.as_shards:
         raise ValueError("--dask needs --as-shards DIR: it splits the work by output shard")
     options = GenerateOptions(samples=args.samples, tile=args.tile, overlap=args.overlap, seed=args.seed,
-                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style)
+                              mask_type=args.mask_type, batch_size=args.batch_size, style=args.style,
+                              mean=args.mean)
     masks_per_shard(args.shard_size, args.samples)  # a bad size stops before any cluster starts
     if args.style:
         _check_style(model_path, manifest, args.style)  # the workers would fail after folders exist

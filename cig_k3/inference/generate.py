@@ -29,7 +29,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class GenerateOptions:
-    samples: int = 1  # 1: one deterministic image; K >= 2: K dropout samples + mean and std
+    samples: int = 1  # 1: one seeded draw; K >= 2: K draws + their mean and std
+    # One image with every noise source off (the generator's mean image), as pix2pix without
+    # test-time dropout. Smooth: a noise-driven texture (preset realistic) is its noise.
+    mean: bool = False
     tile: int = 256
     overlap: int = 32
     seed: int = 0
@@ -143,9 +146,9 @@ def generate_for_mask(model, condition, options, codes=None, seed=0):
             return predict_tiled(run, condition, options.tile, options.overlap, multiple,
                                  batch_size=options.batch_size)
 
-    if options.samples <= 1:
+    if options.mean:
         return [tiled()]
-    with sampling(model):
+    with sampling(model):  # one draw is draw 0 of K: the texture the realism metrics score
         return [tiled(k) for k in range(options.samples)]
 
 
@@ -230,14 +233,15 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         codes = style_codes(model.latent_dim, options.samples, seed, posterior) if styled else None
         if instanced:  # a semantic mask has no instances: its objects are found in the label
             drawn = generate_with_instances(model, condition, instances, options.tile, options.overlap,
-                                            options.samples, seed, options.batch_size)
+                                            options.samples, seed, options.batch_size, sample=not options.mean)
         else:
             drawn = generate_for_mask(model, condition, options, codes, seed)
         images, summary = native_images(drawn, manifest)
         stem = mask_path.stem
         written = []
         if options.samples <= 1:
-            meta = provenance.for_mask(mask_path, seed=seed, kind="image", dropout_sampling=False, **provenance_style)
+            meta = provenance.for_mask(mask_path, seed=seed, kind="mean_image" if options.mean else "image",
+                                       dropout_sampling=not options.mean, **provenance_style)
             written.append(write_tiff(out_dir / f"{stem}.tif", images[0], meta))
         else:
             for k, image in enumerate(images):

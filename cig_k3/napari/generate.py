@@ -99,7 +99,7 @@ def _style_function(model, label_channels):
 
 
 def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, overlap=32, seed=0, batch_size=4,
-                         labels_name="labels", style_name="style", on_progress=None):
+                         labels_name="labels", style_name="style", on_progress=None, mean=False):
     """Draw images for a labels array with a trained CIG generator.
 
     Args:
@@ -108,12 +108,14 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
         labels: H x W integer instance labels (0 background).
         style: the data-scale style image (H x W or H x W x C) for generators that take one
             (MixLC), else None.
-        samples: 1 for one image with dropout off; K >= 2 for K dropout samples plus the
+        samples: 1 for one seeded draw (noise and dropout on); K >= 2 for K draws plus the
             per-pixel mean and std.
         tile, overlap, batch_size: tiling, as `cig generate --tile --overlap --batch-size`.
         seed: seeds the noise layers; the same seed gives the same samples.
         labels_name, style_name: the layers' names, for messages and provenance.
         on_progress: called as on_progress(done, total) after each generator call.
+        mean: one image with every noise source off (the generator's smooth mean image)
+            instead of a draw; samples must be 1.
 
     Returns:
         napari layer-data tuples `(data, kwargs, "image")`: the image (K x H x W for K >= 2)
@@ -182,17 +184,19 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
 
     reseed_dropout(model, seed)
     images = []
-    with sampling(model, enabled=samples >= 2):
+    if mean and samples > 1:
+        raise ValueError(f"mean draws one noise-free image; it cannot go with {samples} samples.")
+    with sampling(model, enabled=not mean):  # one draw is draw 0 of K, as `cig generate` draws it
         for k in range(samples):  # one latent code per sample on every tile
             run = run_for(k)
             with one_code_per_field(model, (seed, k)):
                 images.append(predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size))
     natives, summary = native_images(images, manifest)
     provenance = Provenance(model=str(path.resolve()), run_id=run_id_of(path), seed=seed)
-    return _layer_tuples(model_name(path), natives, summary, manifest, provenance, labels_name)
+    return _layer_tuples(model_name(path), natives, summary, manifest, provenance, labels_name, not mean)
 
 
-def _layer_tuples(name, natives, summary, manifest, provenance, labels_name):
+def _layer_tuples(name, natives, summary, manifest, provenance, labels_name, drawn=True):
     stats = manifest["stats"]["raw"]
     channels = natives[0].shape[-1]
     samples = len(natives)
@@ -207,7 +211,7 @@ def _layer_tuples(name, natives, summary, manifest, provenance, labels_name):
     channel_names = list(manifest.get("raw_channels") or [])
     for data, spec in layers:
         metadata = provenance.for_mask(labels_name, kind=spec["kind"], samples=samples,
-                                       dropout_sampling=samples >= 2, units="data intensity scale")
+                                       dropout_sampling=drawn, units="data intensity scale")
         kwargs = {"name": spec["name"], "metadata": metadata}
         if channels == 1:
             data = data[..., 0]

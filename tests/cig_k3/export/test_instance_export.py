@@ -84,13 +84,14 @@ def test_instance_generator_exports_as_one_graph(tmp_path, fmt):
         loaded = load_generator(out)
         assert isinstance(loaded, InstanceFieldGenerator)
         actual = numpy(loaded(inputs))
-        # `cig generate` draws with the exported file what it draws with the run.
+        # `cig generate --mean` (noise off, as in the graph) draws with the exported file what
+        # it draws with the run.
         (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
         (tmp_path / "masks").mkdir()
         tifffile.imwrite(tmp_path / "masks" / "m.tif", mask.astype("uint16"))
         for model, name in ((folder, "run"), (out, "exported")):
             assert main(["generate", "--model", str(model), "--masks", str(tmp_path / "masks"), "--out",
-                         str(tmp_path / name), "--tile", "16", "--overlap", "4"]) == 0
+                         str(tmp_path / name), "--tile", "16", "--overlap", "4", "--mean"]) == 0
         np.testing.assert_array_equal(tifffile.imread(tmp_path / "exported" / "m.tif"),
                                       tifffile.imread(tmp_path / "run" / "m.tif"))
     elif fmt == "onnx":

@@ -46,6 +46,28 @@ def test_samples_give_mean_and_std_and_are_reproducible(tmp_path, run_dir):
     assert read_provenance(tmp_path / "one" / "a_std.tif")["kind"] == "uncertainty_std"
 
 
+def test_one_image_is_a_seeded_draw_and_mean_turns_the_noise_off(tmp_path, run_dir, capsys):
+    masks = write_masks(tmp_path / "masks")
+
+    def generate(name, *more):
+        assert main(["generate", "--model", str(run_dir), "--masks", str(masks), "--out", str(tmp_path / name),
+                     "--tile", "16", "--overlap", "4", *more]) == 0
+        return tmp_path / name
+
+    # One image is draw 0 of K with the same seed: the texture that `cig evaluate` scores.
+    one, samples = generate("one", "--seed", "5"), generate("samples", "--seed", "5", "--samples", "2")
+    np.testing.assert_array_equal(tifffile.imread(one / "a.tif"), tifffile.imread(samples / "a_sample00.tif"))
+    assert read_provenance(one / "a.tif")["dropout_sampling"] is True
+    # --mean: every noise source off, so the seed does not matter.
+    mean, other = generate("mean", "--seed", "5", "--mean"), generate("mean_other", "--seed", "6", "--mean")
+    np.testing.assert_array_equal(tifffile.imread(mean / "a.tif"), tifffile.imread(other / "a.tif"))
+    assert not np.array_equal(tifffile.imread(mean / "a.tif"), tifffile.imread(one / "a.tif"))
+    assert read_provenance(mean / "a.tif")["kind"] == "mean_image"
+    assert main(["generate", "--model", str(run_dir), "--masks", str(masks), "--out", str(tmp_path / "no"),
+                 "--mean", "--samples", "3"]) == 2
+    assert "--mean" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
 def test_bad_mask_names_the_file(tmp_path, run_dir, capsys):
     masks = tmp_path / "masks"
     masks.mkdir()

@@ -68,7 +68,7 @@ def style_codes(latent_dim, samples, seed, posterior=None):
 
     Args:
         latent_dim: size of the code.
-        samples: how many (1: the deterministic image).
+        samples: how many (1: the encoded style's mean code).
         seed: the mask's seed; the same seed gives the same codes.
         posterior: (mu, logvar) of an encoded style, or None for the prior N(0, I).
     """

@@ -65,7 +65,7 @@ def generate_widget():
                "tooltip": "a run folder (generator.keras + manifest.json) or a generator .keras file"},
         style={"tooltip": "the style image, for generators that draw in an image's style (MixLC)"},
         samples={"label": "samples K", "min": 1, "max": 64,
-                 "tooltip": "1: one image, dropout off; K >= 2: K samples plus mean and std"},
+                 "tooltip": "1: one seeded draw (noise on); K >= 2: K draws plus mean and std"},
         tile={"label": "tile size", "min": 16, "max": 4096, "step": 16},
         seed={"min": 0, "max": 2**31 - 1},
     )

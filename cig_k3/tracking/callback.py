@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from mlflow.entities import Metric
 
+from cig_k3.export.loading import exportable_generator
 from cig_k3.tracking import models, runs
 
 logger = logging.getLogger(__name__)
@@ -123,9 +124,7 @@ class MLflowCallback(keras.callbacks.Callback):
             return
         self._log_new_samples()
         if self.log_model and self.model is not None:
-            generator = getattr(self.model, "generator", self.model)
-            self._safely(models.log_generator, self.run, generator, example_inputs(generator, self.sample_shape),
-                         step=self.step)
+            self._safely(self._log_generator)
         if self._final_epoch is not None:
             self._log(*self._final_epoch)
             self._final_epoch = None
@@ -135,6 +134,12 @@ class MLflowCallback(keras.callbacks.Callback):
             self._safely(runs.log_artifact, self.run, history)
 
     # -- Helpers ------------------------------------------------------------------------------
+    def _log_generator(self):
+        # An instance generator (its clusters fitted by now) is logged as the one graph its
+        # exports are: label channels then instance ids in.
+        generator = exportable_generator(getattr(self.model, "generator", self.model))
+        models.log_generator(self.run, generator, example_inputs(generator, self.sample_shape), step=self.step)
+
     def _log(self, values, step):
         values = {key: value for key, value in values.items() if value is not None and np.isfinite(value)}
         for key, value in values.items():

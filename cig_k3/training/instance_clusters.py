@@ -8,6 +8,7 @@ features to the generator's `fit_clusters`, whose centres are then saved with it
 
 import logging
 
+import keras
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ def fit_instance_clusters(generator, shards, seed=0, max_fields=128):
         >>> fit_instance_clusters(gan.generator, "data/bbbc039", seed=0)
         2291
     """
-    import keras
-
     from cig_k3.data import BatchStream
 
     stream = BatchStream(shards, split="train", batch_size=1, crop=None, augment=None, seed=seed,
@@ -65,3 +64,26 @@ def fit_instance_clusters(generator, shards, seed=0, max_fields=128):
     log.info("fitted %d instance-feature clusters on %d instances of %d train fields of %s",
              generator.num_clusters, len(features), min(index + 1, max_fields) if features.size else 0, shards)
     return len(features)
+
+
+class FitInstanceClusters(keras.callbacks.Callback):
+    """Fits the generator's clusters (`fit_instance_clusters`) when training ends, before the
+    callbacks after it (tracking) log the generator, so that what they log can draw.
+
+    `done` says whether it ran: a run resumed past its last epoch trains nothing, and the
+    caller fits the clusters itself. Training stopped by `guard` (a `NaNGuard` that saw a
+    non-finite loss) fits nothing: the run rolls back or stops.
+    """
+
+    def __init__(self, shards, seed=0, guard=None):
+        super().__init__()
+        self.shards = shards
+        self.seed = seed
+        self.guard = guard
+        self.done = False
+
+    def on_train_end(self, logs=None):
+        if self.guard is not None and self.guard.message is not None:
+            return
+        fit_instance_clusters(self.model.generator, self.shards, seed=self.seed)
+        self.done = True

@@ -341,6 +341,17 @@ def train(config, resume=None, callbacks=(), augment=None, prepared=None):
         return _fit(prepared, callbacks)
 
 
+def _cluster_fit(generator, config, guard):
+    """[a callback fitting pix2pixHD's feature clusters when training ends] for a generator
+    that draws per-instance features at inference (k-means of the train split's, saved with
+    the generator), else []."""
+    if not callable(getattr(generator, "fit_clusters", None)):
+        return []
+    from cig_k3.training.instance_clusters import FitInstanceClusters
+
+    return [FitInstanceClusters(config.data.shards, seed=config.seed, guard=guard)]
+
+
 def _fit(prepared, callbacks):
     config, run_dir, resume, stream = prepared.config, prepared.run_dir, prepared.resume, prepared.stream
     validation, first_batch, channels = prepared.validation, prepared.first_batch, prepared.channels
@@ -368,9 +379,10 @@ def _fit(prepared, callbacks):
         )
         writer = cb.HistoryWriter(run_dir) if chief else None
         checkpointer = cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict(), "channels": channels})
+        clusters = _cluster_fit(gan.generator, config, guard)  # before tracking logs the generator
         all_callbacks = [
             counter, cb.Throughput(config.data.batch_size), guard, *([checkpointer, writer] if chief else []),
-            grid, *callbacks,
+            grid, *clusters, *callbacks,
         ]
         history = {}
         if initial_epoch == 0 and validation is not None:
@@ -399,8 +411,7 @@ def _fit(prepared, callbacks):
         raise TrainingDiverged(f"training diverged: {guard.message}; {where}")
 
     generator_path = run_dir / "generator.keras"
-    if callable(getattr(gan.generator, "fit_clusters", None)):
-        # pix2pixHD's features at inference: k-means of the train split's, saved with the generator.
+    if clusters and not clusters[0].done:  # resumed past its last epoch: nothing trained, nothing fitted
         from cig_k3.training.instance_clusters import fit_instance_clusters
 
         fit_instance_clusters(gan.generator, config.data.shards, seed=config.seed)

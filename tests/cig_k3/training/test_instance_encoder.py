@@ -3,6 +3,7 @@ the real `fit()`, and k-means centres fitted on the train split before generator
 
 import json
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -47,14 +48,32 @@ def test_generator_reads_the_target_per_instance_and_the_discriminator_only_the_
 
 
 def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_path):
+    from mlflow.entities import LoggedModelStatus
+    from mlflow.tracking import MlflowClient
+
     from cig_k3.export import load_generator
+    from cig_k3.tracking import MLflowCallback, end_run, start_run
     from cig_k3.training import train
+    from tests.cig_k3.tracking.conftest import new_store
 
     out = tmp_path / "run"
     config = config_from_preset("realistic-instance", {
         "data": {"shards": str(synthetic_shards), "crop": 32, "batch_size": 2}, "model": TINY_INSTANCE,
         "epochs": 1, "steps_per_epoch": 2, "out": str(out), "verbose": 0, "num_samples": 2})
-    train(config)
+    store = new_store(tmp_path / "store")
+    run = start_run(config, json.loads((synthetic_shards / "manifest.json").read_text()), out, tracking_uri=store)
+    callback = MLflowCallback(run, log_every=1, batch_size=2)
+    train(config, callbacks=[callback])
+    end_run(run)
+    # The tracked model is the generator's one-graph form (label + instance ids in), with the
+    # clusters fitted before it was logged.
+    assert not callback.disabled
+    logged = MlflowClient(store).get_logged_model(run.model_id)
+    assert logged.status == LoggedModelStatus.READY
+    logged_file = next(Path(logged.artifact_location.removeprefix("file://")).rglob("*.keras"))
+    field = load_generator(logged_file)
+    assert type(field).__name__ == "InstanceFieldGenerator" and field.inputs[0].shape[-1] == 3 + 1
+    assert np.abs(keras.ops.convert_to_numpy(field.painter.table)).max() > 0
     history = json.loads((out / "history.json").read_text())[-1]
     assert {"g_fm", "g_adv", "g_l1", "g_div", "d_loss", "val_l1"} <= set(history), sorted(history)
     assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))

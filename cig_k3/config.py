@@ -68,6 +68,9 @@ class OptimizerConfig:
     beta_2: float = 0.999
     # pix2pix's schedule: constant, then linear decay to 0 over the last `decay_epochs`.
     decay_epochs: int = 0
+    # The same, over the last `decay_fraction` of the epochs (0..1), whatever their number,
+    # for presets; `decay_epochs`, when set, wins.
+    decay_fraction: float = 0.0
     # Momentum of an exponential moving average of the generator's weights (0: none). The
     # average is what training saves as generator.keras, so every sample, evaluation and
     # export draws with it (Karras et al. 2018; Yazici et al. 2019); checkpoints keep the
@@ -118,6 +121,9 @@ class TrainConfig:
              f"generator learning rate must be positive, got {self.optimizer.generator_learning_rate}"),
             (self.optimizer.discriminator_learning_rate > 0,
              f"discriminator learning rate must be positive, got {self.optimizer.discriminator_learning_rate}"),
+            (0.0 <= self.optimizer.decay_fraction <= 1.0,
+             f"optimizer.decay_fraction {self.optimizer.decay_fraction!r} (--decay-fraction): a share of the "
+             "epochs in [0, 1], 0 for no decay"),
             (0.0 <= self.optimizer.generator_ema < 1.0,
              f"optimizer.generator_ema {self.optimizer.generator_ema!r}: an EMA momentum in [0, 1), 0 for none"),
             (self.model.gan != "cyclegan" or bool(self.data.shards_b),

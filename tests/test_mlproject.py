@@ -81,7 +81,7 @@ def test_mlflow_run_train_logs_params_metrics_artifacts(tmp_path):
     params, tags = run.data.params, run.data.tags
     assert params["data.crop"] == "32" and params["steps_per_epoch"] == "2"
     assert float(params["optimizer.generator.learning_rate"]) > 0  # the real one, not the container's 0
-    assert tags["backend"] == "tensorflow" and tags["preset"] == "realistic" and len(tags["data_manifest_sha256"]) == 64
+    assert tags["backend"] == "tensorflow" and tags["preset"] == "realistic-instance" and len(tags["data_manifest_sha256"]) == 64
     assert (run_dir / "run_id.txt").read_text().strip() == run.info.run_id
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])

@@ -18,7 +18,8 @@ def add_parser(subparsers):
     parser.add_argument("--count", type=integer, default=160, help="synthetic fields of view")
     parser.add_argument("--size", type=integer_or("auto"), default=None,
                         help="synthetic field size in pixels (default: the larger of 128 and the crop)")
-    parser.add_argument("--preset", default="realistic", help="model preset (default realistic: textured, diverse cells)")
+    parser.add_argument("--preset", default="realistic-instance",
+                        help="model preset (default realistic-instance: textured, diverse cells, each its own)")
     parser.add_argument("--epochs", type=integer, default=6)
     parser.add_argument("--steps-per-epoch", type=integer, default=100)
     parser.add_argument("--batch-size", type=integer_or("preset"), default=None, help="default: the preset's")

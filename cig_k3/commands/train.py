@@ -12,7 +12,8 @@ log = logging.getLogger("cig.train")
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="folder of shards with manifest.json (cig prepare)")
     parser.add_argument("--data-b", default=None, help="second shard folder: domain B for cyclegan (unpaired)")
-    parser.add_argument("--preset", default="realistic", help="model preset (realistic, cig, pix2pix, ...)")
+    parser.add_argument("--preset", default="realistic-instance",
+                        help="model preset (realistic-instance, realistic, cig, pix2pix, ...)")
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="a full config (as a run's config.json); options given here override it")
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
@@ -37,6 +38,8 @@ def add_arguments(parser):
     parser.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
     parser.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (TTUR)")
     parser.add_argument("--decay-epochs", type=integer, default=None, help="pix2pix linear decay over the last N epochs")
+    parser.add_argument("--decay-fraction", type=float, default=None, metavar="SHARE",
+                        help="the same decay over the last SHARE of the epochs (e.g. 0.33; --decay-epochs wins)")
     parser.add_argument("--generator-ema", type=float, default=None, metavar="MOMENTUM",
                         help="save a moving average of the generator's weights with this momentum "
                              "(e.g. 0.999; 0: the last weights)")
@@ -72,6 +75,7 @@ def overrides_from_args(args):
         ("optimizer", "generator_learning_rate"): args.g_lr,
         ("optimizer", "discriminator_learning_rate"): args.d_lr,
         ("optimizer", "decay_epochs"): args.decay_epochs,
+        ("optimizer", "decay_fraction"): args.decay_fraction,
         ("optimizer", "generator_ema"): args.generator_ema,
         ("epochs",): args.epochs,
         ("steps_per_epoch",): args.steps_per_epoch,

@@ -102,13 +102,17 @@ def optimizer_params(optimizers):
     """{"optimizer.generator.learning_rate": 2e-4, ...} from the real optimizer objects.
 
     `optimizers` maps a name to a `keras.optimizers.Optimizer`; a schedule is logged by its
-    config. (Autolog would read the GAN's container optimizer, whose rate is 0.)
+    starting rate (`learning_rate`) and its config (`learning_rate_schedule.*`). (Autolog would read the GAN's container optimizer, whose rate is 0.)
     """
     from cig_k3.config import flatten
 
     params = {}
     for name, optimizer in (optimizers or {}).items():
         config = dict(optimizer.get_config())
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):  # a schedule: its starting rate, comparable across runs, and its config
+            config["learning_rate_schedule"] = rate
+            config["learning_rate"] = (rate.get("config") or {}).get("learning_rate")
         config["class"] = type(optimizer).__name__
         config.pop("name", None)
         params.update(flatten(config, prefix=f"optimizer.{name}."))

@@ -108,7 +108,8 @@ def check_resume_channels(run_dir, header, condition_channels, target_channels, 
 def make_optimizers(config, learning_rate_scale=1.0):
     opt = config.optimizer
     total = config.epochs * config.steps_per_epoch
-    decay = opt.decay_epochs * config.steps_per_epoch
+    decay_epochs = opt.decay_epochs or round(opt.decay_fraction * config.epochs)
+    decay = decay_epochs * config.steps_per_epoch
 
     def adam(learning_rate, ema=0.0):
         learning_rate *= learning_rate_scale

@@ -108,15 +108,17 @@ def _with_instance_encoder(preset, encoder="intensity", feature_dim=2, num_clust
     return instanced
 
 
-# Per-nucleus variety (issue 14): the realistic preset, each nucleus conditioned on features
-# of its own (pix2pixHD's instance-wise features, sec. 3.4), drawn at inference from the
-# k-means centres of the training nuclei's features (each as often as its cluster), so that
-# the nuclei of one field differ in brightness and texture as real ones do. The features are
-# each nucleus's own intensity mean and standard deviation, not a learned encoder's: they
-# mean the same from the first step to the clusters fitted at the end, cost nothing, and a
-# person can read them. 5400 CPU steps (60 min) reached FID 45.9 and C2ST 0.981 (70 and
-# 0.990 at 6000 steps: checkpoints spread widely), against `realistic`'s 61.1 and 0.981 at
-# 6000 and the learned encoder's 118 and 1.0 at 2400 (benchmarks/RESULTS.md, issue 14). Not
-# the default: exports and the napari widget feed a generator one label image, and this
-# one also takes the instance map and the features.
+# Per-nucleus variety (issue 14), the default preset of `cig train`, `cig main` and `mlflow
+# run .`: the realistic preset, each nucleus conditioned on features of its own (pix2pixHD's
+# instance-wise features, sec. 3.4), drawn at inference from the k-means centres of the
+# training nuclei's features (each as often as its cluster), so that the nuclei of one field
+# differ in brightness and texture as real ones do. The features are each nucleus's own
+# intensity mean and standard deviation, not a learned encoder's: they mean the same from the
+# first step to the clusters fitted at the end, cost nothing, and a person can read them. The
+# learning rates decay linearly to 0 over the last third of the epochs (pix2pixHD decays over
+# its second half): with a constant rate two checkpoints 600 steps apart scored FID 45.9 and
+# 70; with the decay, 5400 CPU steps (60 min) reached FID 43.5, C2ST 0.973 and C2ST CNN 0.50
+# (real vs real 17.9, 0.51, 0.50; `realistic` 61.1, 0.981, 0.75; benchmarks/RESULTS.md, issue
+# 14). Its exports take the label and the instance ids (`InstanceFieldGenerator`).
 PRESETS["realistic-instance"] = _with_instance_encoder(PRESETS["realistic"])
+PRESETS["realistic-instance"]["optimizer"]["decay_fraction"] = 1 / 3

@@ -24,6 +24,32 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
                                                     "feature_dim": 2, "num_clusters": 10}
     assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
+    assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3}
+
+
+@pytest.mark.parametrize("overrides, decay_start", [
+    ({"epochs": 18}, 12 * 300),                                         # the preset: the last third
+    ({"epochs": 18, "optimizer": {"decay_epochs": 2}}, 16 * 300),       # decay_epochs wins
+    ({"epochs": 18, "optimizer": {"decay_fraction": 0.0}}, None),       # no decay
+])
+def test_learning_rates_decay_over_the_last_share_of_the_epochs(overrides, decay_start):
+    from cig_k3.training.run import make_optimizers
+
+    config = config_from_preset("realistic-instance", {"steps_per_epoch": 300, **overrides})
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
+    for optimizer, base in ((generator_optimizer, 2e-4), (discriminator_optimizer, 2e-4)):
+        rate = optimizer.learning_rate if decay_start is None else optimizer._learning_rate
+        if decay_start is None:
+            assert float(keras.ops.convert_to_numpy(rate)) == pytest.approx(base)
+            continue
+        at = lambda step: float(keras.ops.convert_to_numpy(rate(step)))  # noqa: E731
+        assert at(0) == pytest.approx(base) and at(decay_start) == pytest.approx(base)
+        assert at((decay_start + 5400) / 2) == pytest.approx(base / 2) and at(5400) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_decay_fraction_outside_zero_to_one_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="decay_fraction 1.5 .*--decay-fraction"):
+        config_from_preset("realistic-instance", {"optimizer": {"decay_fraction": 1.5}}).validate()
 
 
 def test_generator_reads_the_target_per_instance_and_the_discriminator_only_the_label():

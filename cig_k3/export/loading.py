@@ -156,10 +156,11 @@ def exportable_generator(model, seed=0):
 
 def refuse_instance_generator(model, model_path, what):
     """One line for a generator that takes an instance map and per-instance features drawn
-    from its clusters (`instance_unet`): the exported graphs and the napari widget feed one
-    label image, so they refuse it before anything is written; `cig generate` draws it."""
+    from its clusters (`instance_unet`) where one encoded label image is all that is fed (a
+    bioimage.io package), before anything is written."""
     from cig_k3.models.instance_encoder import takes_instances
 
     if takes_instances(model):
         raise ValueError(f"{model_path}: {what} feeds a generator one label image, but this instance_unet generator "
-                         "also takes an instance map and per-instance features; draw it with `cig generate`")
+                         "also takes an instance map; export it as keras, savedmodel or onnx (label and instance ids "
+                         "in), or draw it with `cig generate`")

@@ -194,7 +194,7 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
     from tqdm import tqdm
 
     from cig_k3.evaluation.conditioning import takes_instances, takes_style
-    from cig_k3.inference.instances import generate_with_instances, instances_from_condition
+    from cig_k3.inference.instances import generate_with_instances, with_instance_channel
     from cig_k3.inference.style import check_style_model, encode_style, read_style, style_codes
     from cig_k3.models.style_encoder import has_style_encoder
 
@@ -227,8 +227,7 @@ def generate_folder(model, manifest, mask_paths, out_dir, options, provenance, p
         condition, label, instances = encode_mask(mask, manifest, in_channels, options.mask_type, path=mask_path)
         seed = options.seed + index
         if id_channel:
-            ids = instances_from_condition(condition) if instances is None else instances
-            condition = np.concatenate([condition, np.asarray(ids, np.float32)[..., None]], axis=-1)
+            condition, _ = with_instance_channel(condition, instances)
         reseed_dropout(model, seed)
         codes = style_codes(model.latent_dim, options.samples, seed, posterior) if styled else None
         if instanced:  # a semantic mask has no instances: its objects are found in the label

@@ -30,6 +30,18 @@ def instances_from_condition(condition):
     return ndimage.label(foreground)[0].astype(np.int32)
 
 
+def with_instance_channel(condition, instances=None):
+    """(field, instances): the condition (H, W, C) with its instance ids (H, W) int (None: found
+    in the condition) as one more float32 channel, the layout tiles carry and an exported
+    instance graph (`InstanceFieldGenerator`) takes."""
+    condition = np.asarray(condition, np.float32)
+    instances = instances_from_condition(condition) if instances is None else np.asarray(instances)
+    if instances.shape != condition.shape[:2]:
+        raise ValueError(f"instances {instances.shape} and condition {condition.shape[:2]} must have one height "
+                         "and width")
+    return np.concatenate([condition, instances[..., None].astype(np.float32)], axis=-1), instances
+
+
 def sample_seed(seed, sample=0):
     """The seed of sample `sample` of a mask drawn with `seed` (one integer per pair)."""
     return int(seed) * 65537 + int(sample)
@@ -61,17 +73,10 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
     from cig_k3.inference.tiling import predict_tiled
     from cig_k3.layers import one_code_per_field, sampling
 
-    condition = np.asarray(condition, np.float32)
-    if instances is None:
-        instances = instances_from_condition(condition)
-    instances = np.asarray(instances)
-    if instances.shape != condition.shape[:2]:
-        raise ValueError(f"instances {instances.shape} and condition {condition.shape[:2]} must have one height "
-                         "and width")
-    field = np.concatenate([condition, instances[..., None].astype(np.float32)], axis=-1)
+    field, instances = with_instance_channel(condition, instances)
     multiple = int(getattr(model, "size_multiple", 1) or 1)
     tile = max(multiple, tile - tile % multiple)
-    in_channels = condition.shape[-1]
+    in_channels = field.shape[-1] - 1
     images = []
     with sampling(model, enabled=sample or samples > 1):
         for k in range(max(1, int(samples))):

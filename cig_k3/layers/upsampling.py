@@ -29,17 +29,12 @@ UPSAMPLINGS = ("transpose", "resize_conv", "bilinear_conv", "subpixel")
 def _bilinear_axis(x, axis):
     """x2 along `axis` (1 or 2), half-pixel centres, edges clamped: output 2i is
     0.75 x[i] + 0.25 x[i - 1], output 2i + 1 is 0.75 x[i] + 0.25 x[i + 1]."""
-    size = ops.shape(x)[axis]
-    first = x[:, :1] if axis == 1 else x[:, :, :1]
-    last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-    head = x[:, : size - 1] if axis == 1 else x[:, :, : size - 1]
-    tail = x[:, 1:] if axis == 1 else x[:, :, 1:]
-    previous = ops.concatenate([first, head], axis=axis)
-    following = ops.concatenate([tail, last], axis=axis)
-    even, odd = 0.75 * x + 0.25 * previous, 0.75 * x + 0.25 * following
-    shape = ops.shape(x)
-    grown = (shape[0], 2 * shape[1], shape[2], shape[3]) if axis == 1 else (shape[0], shape[1], 2 * shape[2], shape[3])
-    return ops.reshape(ops.stack([even, odd], axis=axis + 1), grown)
+    cut = lambda start, stop: x[(slice(None),) * axis + (slice(start, stop),)]  # noqa: E731
+    previous = ops.concatenate([cut(None, 1), cut(None, -1)], axis=axis)
+    following = ops.concatenate([cut(1, None), cut(-1, None)], axis=axis)
+    grown = list(ops.shape(x))
+    grown[axis] = 2 * grown[axis]
+    return ops.reshape(ops.stack([0.75 * x + 0.25 * previous, 0.75 * x + 0.25 * following], axis=axis + 1), grown)
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")

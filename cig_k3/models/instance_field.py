@@ -105,10 +105,6 @@ class InstanceFieldGenerator(keras.Model):
     def size_multiple(self):
         return self.unet.size_multiple
 
-    @property
-    def latent_dim(self):
-        return self.unet.latent_dim
-
     @classmethod
     def from_instance_generator(cls, generator, seed=0, rows=ROWS):
         """The graph of a trained `InstanceUNetGenerator` (fitted clusters): its U-Net's weights,

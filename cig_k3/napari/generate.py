@@ -132,7 +132,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     """
     from cig_k3.evaluation.conditioning import takes_instances, takes_style
     from cig_k3.export.loading import run_id_of, size_multiple
-    from cig_k3.inference.instances import instance_function, sample_seed
+    from cig_k3.inference.instances import instance_function, sample_seed, with_instance_channel
     from cig_k3.inference.generate import Provenance, encode_mask, model_function, native_images, reseed_dropout
     from cig_k3.inference.tiling import count_calls, predict_tiled
     from cig_k3.layers import one_code_per_field, sampling
@@ -151,7 +151,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
         if style is not None:
             raise ValueError(f"{model_name(path)} takes no style image: leave style empty.")
         # The labels layer's own objects, as one more channel that the tiles carry.
-        condition = np.concatenate([condition, labels[..., None].astype(np.float32)], axis=-1)
+        condition, _ = with_instance_channel(condition, labels)
 
         def run_for(k):  # sample k's features, drawn as `cig generate --seed seed` draws them
             features = model.sample_features(labels[None], seed=sample_seed(seed, k))

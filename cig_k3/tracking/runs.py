@@ -102,7 +102,8 @@ def optimizer_params(optimizers):
     """{"optimizer.generator.learning_rate": 2e-4, ...} from the real optimizer objects.
 
     `optimizers` maps a name to a `keras.optimizers.Optimizer`; a schedule is logged by its
-    starting rate (`learning_rate`) and its config (`learning_rate_schedule.*`). (Autolog would read the GAN's container optimizer, whose rate is 0.)
+    starting rate (`learning_rate`) and its config (`learning_rate_schedule.*`). (Autolog would
+    read the GAN's container optimizer, whose rate is 0.)
     """
     from cig_k3.config import flatten
 

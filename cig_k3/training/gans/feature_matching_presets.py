@@ -118,7 +118,7 @@ def _with_instance_encoder(preset, encoder="intensity", feature_dim=2, num_clust
 # learning rates decay linearly to 0 over the last third of the epochs (pix2pixHD decays over
 # its second half): with a constant rate two checkpoints 600 steps apart scored FID 45.9 and
 # 70; with the decay, 5400 CPU steps (60 min) reached FID 43.5, C2ST 0.973 and C2ST CNN 0.50
-# (real vs real 17.9, 0.51, 0.50; `realistic` 61.1, 0.981, 0.75; benchmarks/RESULTS.md, issue
-# 14). Its exports take the label and the instance ids (`InstanceFieldGenerator`).
+# (real vs real 17.9, 0.51, 0.50; flat-mask baseline 223, 1.0, 0.95; `realistic` 61.1, 0.981,
+# 0.75; benchmarks/RESULTS.md, issue 14). Its exports take the label and the instance ids (`InstanceFieldGenerator`).
 PRESETS["realistic-instance"] = _with_instance_encoder(PRESETS["realistic"])
 PRESETS["realistic-instance"]["optimizer"]["decay_fraction"] = 1 / 3

@@ -3,11 +3,11 @@
 import contextlib
 
 from cig_k3.layers.dropout import MCDropout
-from cig_k3.layers.noise import LatentCode, NoiseInjection
+from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection
 from cig_k3.layers.style_code import StyleSample
 
 # Layers that draw noise when training, and at inference only inside `sampling(model)`.
-STOCHASTIC_LAYERS = (MCDropout, NoiseInjection, LatentCode, StyleSample)
+STOCHASTIC_LAYERS = (MCDropout, NoiseInjection, LatentCode, StyleSample, CameraNoise)
 
 
 def stochastic_layers(model):
@@ -17,9 +17,9 @@ def stochastic_layers(model):
 
 @contextlib.contextmanager
 def sampling(model, enabled=True):
-    """Keep every noise layer of `model` (MCDropout, NoiseInjection, LatentCode, StyleSample) drawing at
-    inference while the context is open (`enabled=False`: keep them all off). Yields how
-    many layers it switched."""
+    """Keep every noise layer of `model` (MCDropout, NoiseInjection, LatentCode, StyleSample,
+    CameraNoise) drawing at inference while the context is open (`enabled=False`: keep them
+    all off). Yields how many layers it switched."""
     layers = stochastic_layers(model)
     previous = [layer.sampling for layer in layers]
     for layer in layers:

@@ -4,7 +4,7 @@ import keras
 
 from cig_k3.layers import MCDropout, normalization, phase_conv, upsampling
 from cig_k3.layers.blocks import HEAD_DTYPE
-from cig_k3.layers.noise import LatentCode, NoiseInjection
+from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -52,6 +52,8 @@ class UNetGenerator(keras.Model):
             pixel to pixel; without noise at the output's own resolution the generator can
             only draw them from half-resolution noise, as 2x2 blocks that read as a smooth
             background and a faint grid.
+        camera_noise: end with `CameraNoise`, white read and shot noise of learned size on the
+            output image, drawn when the other noise sources draw.
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
@@ -80,6 +82,7 @@ class UNetGenerator(keras.Model):
         noise=False,
         latent_dim=0,
         full_resolution_noise=False,
+        camera_noise=False,
         **kwargs,
     ):
         if upsample not in upsampling.UPSAMPLINGS:
@@ -127,6 +130,8 @@ class UNetGenerator(keras.Model):
         else:
             x = upsampling.upsample(x, out_channels, upsample, use_bias=True, dtype=HEAD_DTYPE, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
+        if camera_noise:
+            image = CameraNoise(seed=offset_seed(4000), dtype="float32", name="camera_noise")(image)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 
         self.in_channels = in_channels
@@ -142,6 +147,7 @@ class UNetGenerator(keras.Model):
         self.noise = noise
         self.latent_dim = int(latent_dim)
         self.full_resolution_noise = bool(full_resolution_noise)
+        self.camera_noise = bool(camera_noise)
 
     @property
     def size_multiple(self):
@@ -165,6 +171,7 @@ class UNetGenerator(keras.Model):
             "noise": self.noise,
             "latent_dim": self.latent_dim,
             "full_resolution_noise": self.full_resolution_noise,
+            "camera_noise": self.camera_noise,
         }
 
     @classmethod

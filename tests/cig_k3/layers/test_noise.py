@@ -1,4 +1,4 @@
-"""Noise injection and the latent code: when they draw, what they add, and a .keras round trip."""
+"""Noise injection, the latent code and camera noise: when they draw, what they add, and a .keras round trip."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cig_k3.inference.generate import reseed_dropout
-from cig_k3.layers import LatentCode, MCDropout, NoiseInjection, sampling, stochastic_layers
+from cig_k3.layers import CameraNoise, LatentCode, MCDropout, NoiseInjection, sampling, stochastic_layers
 
 
 def numpy(x):
@@ -62,6 +62,34 @@ def test_a_seed_gives_the_same_draws():
     assert np.abs(numpy(a(x, training=True)) - first).max() > 0.1
 
 
+def test_camera_noise_is_white_poisson_gaussian_and_clipped():
+    """Variance read^2 + shot^2 (y + 1) / 2 at every level, independent between neighbours,
+    inside [-1, 1], and off at plain inference."""
+    levels = np.array([-1.0, 0.0, 1.0], "float32")
+    x = np.broadcast_to(levels[:, None, None, None], (3, 96, 96, 1)).copy()
+    layer = CameraNoise(read=0.02, shot=0.1, seed=0)
+    out = numpy(layer(x, training=True))
+    assert out.min() >= -1.0 and out.max() <= 1.0
+    noise = out - x
+    expected = np.sqrt(0.02**2 + 0.1**2 * (levels + 1) / 2)
+    np.testing.assert_allclose(noise[1].std(), expected[1], rtol=0.05)
+    # At -1 and 1 the clip keeps half of the noise: the other half's values lie outside the range.
+    np.testing.assert_allclose(noise[0].std(), expected[0] * np.sqrt(1 / 2 - 1 / (2 * np.pi)), rtol=0.1)
+    assert (noise[0] >= 0).all() and (noise[2] <= 0).all() and noise[2].min() < -0.05
+    middle = noise[1, ..., 0]
+    for neighbour in (middle[:, 1:], middle[1:, :], middle[1:, 1:]):
+        correlation = np.corrcoef(middle[: neighbour.shape[0], : neighbour.shape[1]].ravel(), neighbour.ravel())[0, 1]
+        assert abs(correlation) < 0.05, correlation
+    np.testing.assert_array_equal(numpy(layer(x)), x)
+    layer.sampling = True
+    assert np.abs(numpy(layer(x)) - x).max() > 0.01
+    # The learned sizes are the absolute values read and shot: a sign change draws the same.
+    layer.read.assign(-0.02)
+    layer.shot.assign(0.0)
+    layer.sampling = False
+    np.testing.assert_allclose(numpy(layer(x, training=True))[1].std(), 0.02, rtol=0.05)
+
+
 def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inference():
     x = features((3, 4, 5, 2))
     layer = LatentCode(6, seed=0)
@@ -106,11 +134,12 @@ def test_sampling_and_reseeding_reach_every_noise_layer():
     inputs = keras.Input((None, None, 3))
     x = NoiseInjection(1.0, seed=0, name="noise")(inputs)
     x = LatentCode(2, seed=1, name="latent")(x)
-    model = keras.Model(inputs, MCDropout(0.5, seed=2, name="dropout")(x))
-    assert [layer.name for layer in stochastic_layers(model)] == ["noise", "latent", "dropout"]
+    x = MCDropout(0.5, seed=2, name="dropout")(x)
+    model = keras.Model(inputs, CameraNoise(seed=3, name="camera")(x))
+    assert [layer.name for layer in stochastic_layers(model)] == ["noise", "latent", "dropout", "camera"]
     x = features()
     with sampling(model) as count:
-        assert count == 3
+        assert count == 4
         reseed_dropout(model, 7)
         first = numpy(model(x))
         reseed_dropout(model, 7)
@@ -138,10 +167,12 @@ def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
     """Saved here, loaded with safe_mode in a new process: same scale, same seeded draws."""
     inputs = keras.Input((None, None, 3))
     noise = NoiseInjection(initial_scale=0.25, seed=5)
-    outputs = LatentCode(2, seed=6)(noise(inputs))
+    camera = CameraNoise(seed=7)
+    outputs = camera(LatentCode(2, seed=6)(noise(inputs)))
     model = keras.Model(inputs, outputs)
     model.build((None, None, None, 3))
     noise.scale.assign(np.array([0.5, -1.0, 2.0], "float32"))
+    camera.read.assign(0.3)
     x = features()
     path, data, out = tmp_path / "noise.keras", tmp_path / "x.npy", tmp_path / "out.npz"
     model.save(path)
@@ -153,13 +184,13 @@ def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, "-c", LOAD_AND_DRAW, path, data, out], env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["NoiseInjection", "LatentCode"]
+    assert result.stdout.split() == ["NoiseInjection", "LatentCode", "CameraNoise"]
     loaded = np.load(out)
     np.testing.assert_allclose(loaded["plain"], numpy(model(x, training=False)), atol=1e-6)
     np.testing.assert_allclose(loaded["drawn"], drawn, atol=1e-5)  # the learned scale came back
 
 
-@pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2)])
+@pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2), CameraNoise(0.01, 0.02, seed=3)])
 def test_config_stores_every_argument(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)

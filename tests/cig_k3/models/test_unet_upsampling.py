@@ -193,12 +193,14 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     from cig_k3.training.gans import Pix2PixGAN
 
     generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=1, upsample="subpixel", noise=True,
-                              latent_dim=2, seed=0)
+                              latent_dim=2, camera_noise=True, seed=0)
     gan = Pix2PixGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
     gan.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(2e-4, 0.5))
     seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
     seeds_before = [numpy(v.value).copy() for v in seeds]
-    assert len(seeds) == 4  # two NoiseInjection, one LatentCode, one MCDropout
+    assert len(seeds) == 5  # two NoiseInjection, one LatentCode, one MCDropout, one CameraNoise
+    camera = generator.get_layer("camera_noise")
+    sizes_before = numpy(camera.read), numpy(camera.shot)
 
     def batches():
         rng = np.random.default_rng(0)
@@ -208,6 +210,8 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
 
     history = gan.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False).history
     assert all(np.isfinite(values[0]) for values in history.values())
-    scales = [numpy(layer.scale) for layer in generator.layers if layer.name.endswith("_noise")]
+    decoder = [layer for layer in generator.layers if layer.name.startswith("up") and layer.name.endswith("_noise")]
+    scales = [numpy(layer.scale) for layer in decoder]
     assert len(scales) == 2 and all(np.abs(scale).max() > 0 for scale in scales)
     assert all((numpy(v.value) != before).any() for v, before in zip(seeds, seeds_before))
+    assert numpy(camera.read) != sizes_before[0] and numpy(camera.shot) != sizes_before[1]  # learned

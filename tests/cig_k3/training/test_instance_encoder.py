@@ -22,7 +22,7 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     instanced, plain = PRESETS["realistic-instance"], PRESETS["realistic"]
     assert instanced["model"]["generator"] == "instance_unet" and plain["model"]["generator"] == "unet"
     assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
-                                                    "feature_dim": 2, "num_clusters": 10}
+                                                    "feature_dim": 2, "num_clusters": 10, "camera_noise": True}
     assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3}
 

@@ -107,8 +107,8 @@ def encode_mask(mask, manifest, in_channels, mask_type="instance", path="mask"):
 
 
 def reseed_dropout(model, seed):
-    """Reset the state of every noise layer's seed generator (MCDropout, NoiseInjection,
-    LatentCode) so that sampling is reproducible."""
+    """Reset the state of every noise layer's seed generator (`stochastic_layers`: dropout,
+    noise injection, latent codes, camera noise) so that sampling is reproducible."""
     import keras
 
     from cig_k3.layers import stochastic_layers

@@ -1,6 +1,6 @@
 """Noise sources for diverse samples: per-pixel noise injection, a latent code and camera noise.
 
-Both follow the rule of `MCDropout`, so that one switch (`cig_k3.layers.sampling`) governs
+All three follow the rule of `MCDropout`, so that one switch (`cig_k3.layers.sampling`) governs
 every source of randomness in a generator:
 
 - `training=True` (a training step): the noise is drawn;

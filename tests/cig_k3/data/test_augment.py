@@ -36,10 +36,13 @@ def test_config_rejects_bad_values():
         AugmentConfig.from_dict({"flip": 0.5})
 
 
-def test_intensity_on_target_defaults_by_task():
-    assert AugmentConfig().target_gets_intensity("mask2image")
-    assert not AugmentConfig().target_gets_intensity("virtual_staining")
-    assert not AugmentConfig(intensity_on_target=False).target_gets_intensity("mask2image")
+def test_the_target_is_left_as_recorded_unless_asked():
+    """The generator draws what it is shown: noise or intensity changes on its target would be
+    drawn back, so by default they reach no task's target."""
+    for task in ("mask2image", "virtual_staining"):
+        assert not AugmentConfig().target_gets_intensity(task)
+        assert not AugmentConfig(intensity_on_target=None).target_gets_intensity(task)  # older run logs
+        assert AugmentConfig(intensity_on_target=True).target_gets_intensity(task)
 
 
 @pytest.mark.parametrize("read_std, photons, expected", [

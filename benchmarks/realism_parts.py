@@ -15,6 +15,10 @@ noise is white: neighbours do not correlate. `--statistics-only` prints these al
 The PNG shows real | generated crops twice: in the full range, and stretched to the
 darkest 7.5 % of the range, where the background's texture shows.
 
+`--camera-read 0 0.0078` also draws the fields again with the generator's camera noise
+(`CameraNoise`) set to each read-noise level, and scores those: whether the learned level
+is the one that scores best.
+
     python benchmarks/realism_parts.py --run runs/instance_decay --shards data/bbbc039 \
         --out benchmarks/gallery/realism_parts_bbbc039.png
 """
@@ -59,6 +63,18 @@ def noise_statistics(image, background, sigma):
     return row
 
 
+def with_camera_read(generator, read):
+    """`generator` with the read-noise level of its camera noise layers set to `read`."""
+    from cig_k3.layers.noise import CameraNoise
+
+    layers = [layer for layer in generator._flatten_layers() if isinstance(layer, CameraNoise)]
+    if not layers:
+        sys.exit("--camera-read: the generator has no camera noise (camera_noise: false)")
+    for layer in layers:
+        layer.read.assign(read)
+    return generator
+
+
 def figure(real_images, generated, path, window=96, dark=0.075):
     from matplotlib import pyplot
 
@@ -86,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="PNG of real and generated crops")
     parser.add_argument("--sigma", type=float, default=2.0, help="Gaussian (px) whose residual is swapped")
     parser.add_argument("--statistics-only", action="store_true", help="skip the swaps' FID and C2ST")
+    parser.add_argument("--camera-read", type=float, nargs="*", default=[],
+                        help="also draw with the camera noise's read level set to each of these")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -103,23 +121,31 @@ def main(argv=None):
     train = load_fields(args.shards, "train", count=len(reference), with_conditions=False)
     generated = generate_fields(load_generator(run), reference.conditions, tile=max(crop, 128), sample=True,
                                 instances=reference.instances)
+    drawn = {"generated": generated}
+    for read in args.camera_read:
+        drawn[f"camera read {read:g}"] = generate_fields(with_camera_read(load_generator(run), read),
+                                                         reference.conditions, tile=max(crop, 128), sample=True,
+                                                         instances=reference.instances)
     distance = [distance_transform_edt(ids == 0) for ids in reference.instances]
     parts = {"background (d > 3)": lambda d: d > RIM, "rim (0 < d <= 3)": lambda d: (d > 0) & (d <= RIM),
              "nuclei": lambda d: d == 0}
     real = [noise_statistics(r, d > FAR, args.sigma) for r, d in zip(reference.images, distance)]
-    fake = [noise_statistics(g, d > FAR, args.sigma) for g, d in zip(generated, distance)]
-    print(f"\n| background (d > {FAR}), sigma {args.sigma} | real median | real IQR | generated median |")
-    print("|---|---|---|---|")
+    fake = {name: [noise_statistics(g, d > FAR, args.sigma) for g, d in zip(images, distance)]
+            for name, images in drawn.items()}
+    print(f"\n| background (d > {FAR}), sigma {args.sigma} | real median | real IQR | "
+          + " | ".join(f"{name} median" for name in fake) + " |")
+    print("|---|---|---|" + "---|" * len(fake))
     for key in real[0]:
         values = np.array([row[key] for row in real])
         low, high = np.percentile(values, [25, 75])
-        print(f"| {key} | {np.median(values):.4f} | {high - low:.4f} | {np.median([row[key] for row in fake]):.4f} |")
+        print(f"| {key} | {np.median(values):.4f} | {high - low:.4f} | "
+              + " | ".join(f"{np.median([row[key] for row in rows]):.4f}" for rows in fake.values()) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure(reference.images, generated, args.out)
     print(f"wrote {args.out}")
     if args.statistics_only:
         return 0
-    sets = {"generated": generated}
+    sets = dict(drawn)
     for name, where in parts.items():
         sets[f"real detail: {name}"] = [swapped(g, r, where(d), args.sigma)
                                         for g, r, d in zip(generated, reference.images, distance)]

@@ -88,6 +88,8 @@ class CameraNoise(keras.layers.Layer):
         read: starting read-noise standard deviation (units of the [-1, 1] range).
         shot: starting shot-noise standard deviation at full brightness.
         seed: integer seed of the layer's `SeedGenerator` (None: a random one).
+        learned: which sizes training changes, of ("read", "shot"); the others keep their
+            starting value (a level measured on the data, `camera_noise: "calibrated"`).
 
     Example:
         >>> layer = CameraNoise(read=0.01, shot=0.0, seed=0)
@@ -101,16 +103,22 @@ class CameraNoise(keras.layers.Layer):
     single-image raw-data", IEEE TIP 2008.
     """
 
-    def __init__(self, read=0.005, shot=0.01, seed=None, **kwargs):
+    def __init__(self, read=0.005, shot=0.01, seed=None, learned=("read", "shot"), **kwargs):
         super().__init__(**kwargs)
+        unknown = sorted(set(learned) - {"read", "shot"})
+        if unknown:
+            raise ValueError(f"CameraNoise learns 'read' and/or 'shot'; got learned={list(learned)}")
         self.initial_read, self.initial_shot = float(read), float(shot)
+        self.learned = tuple(name for name in ("read", "shot") if name in learned)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampling = False
 
     def build(self, input_shape):
-        self.read = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_read), name="read")
-        self.shot = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_shot), name="shot")
+        self.read = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_read),
+                                    trainable="read" in self.learned, name="read")
+        self.shot = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_shot),
+                                    trainable="shot" in self.learned, name="shot")
 
     def call(self, inputs, training=None):
         if not (training or self.sampling):
@@ -125,7 +133,8 @@ class CameraNoise(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "read": self.initial_read, "shot": self.initial_shot, "seed": self.seed}
+        return {**super().get_config(), "read": self.initial_read, "shot": self.initial_shot, "seed": self.seed,
+                "learned": list(self.learned)}
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")

@@ -6,6 +6,9 @@ from cig_k3.layers import MCDropout, normalization, phase_conv, upsampling
 from cig_k3.layers.blocks import HEAD_DTYPE
 from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection
 
+# generator_args.camera_noise: off, learned sizes (True or "learned"), read noise measured on the data
+CAMERA_NOISE = (False, True, "learned", "calibrated")
+
 
 @keras.saving.register_keras_serializable(package="cig_k3")
 class UNetGenerator(keras.Model):
@@ -52,8 +55,12 @@ class UNetGenerator(keras.Model):
             pixel to pixel; without noise at the output's own resolution the generator can
             only draw them from half-resolution noise, as 2x2 blocks that read as a smooth
             background and a faint grid.
-        camera_noise: end with `CameraNoise`, white read and shot noise of learned size on the
-            output image, drawn when the other noise sources draw.
+        camera_noise: end with `CameraNoise`, white read and shot noise on the output image,
+            drawn when the other noise sources draw. True (or "learned"): both sizes are
+            learned; "calibrated": the read noise is fixed at `camera_read` (which `cig
+            train` measures on the train split's background) and the shot noise learned.
+        camera_read: the read-noise level (standard deviation in the [-1, 1] range): fixed for
+            "calibrated", the learned read noise's start otherwise (None: 0.005).
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
@@ -83,11 +90,18 @@ class UNetGenerator(keras.Model):
         latent_dim=0,
         full_resolution_noise=False,
         camera_noise=False,
+        camera_read=None,
         **kwargs,
     ):
         if upsample not in upsampling.UPSAMPLINGS:
             raise ValueError(f"unknown upsample {upsample!r} in UNetGenerator's generator_args; "
                              f"choose one of {upsampling.UPSAMPLINGS}")
+        if camera_noise not in CAMERA_NOISE:
+            raise ValueError(f"camera_noise={camera_noise!r} in UNetGenerator's generator_args; choose one of "
+                             f"{CAMERA_NOISE}")
+        if camera_noise == "calibrated" and camera_read is None:
+            raise ValueError("camera_noise 'calibrated' in UNetGenerator's generator_args needs camera_read, the "
+                             "read-noise level; cig train measures it on the train split's background")
         if int(latent_dim) < 0:
             raise ValueError(f"latent_dim={latent_dim} in UNetGenerator's generator_args must be >= 0")
         # Seeds of the new noise layers are offset from the dropout ones (seed + j).
@@ -131,7 +145,10 @@ class UNetGenerator(keras.Model):
             x = upsampling.upsample(x, out_channels, upsample, use_bias=True, dtype=HEAD_DTYPE, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         if camera_noise:
-            image = CameraNoise(seed=offset_seed(4000), dtype="float32", name="camera_noise")(image)
+            calibrated = camera_noise == "calibrated"
+            image = CameraNoise(read=0.005 if camera_read is None else float(camera_read), seed=offset_seed(4000),
+                                learned=("shot",) if calibrated else ("read", "shot"), dtype="float32",
+                                name="camera_noise")(image)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 
         self.in_channels = in_channels
@@ -147,7 +164,8 @@ class UNetGenerator(keras.Model):
         self.noise = noise
         self.latent_dim = int(latent_dim)
         self.full_resolution_noise = bool(full_resolution_noise)
-        self.camera_noise = bool(camera_noise)
+        self.camera_noise = camera_noise
+        self.camera_read = None if camera_read is None else float(camera_read)
 
     @property
     def size_multiple(self):
@@ -172,6 +190,7 @@ class UNetGenerator(keras.Model):
             "latent_dim": self.latent_dim,
             "full_resolution_noise": self.full_resolution_noise,
             "camera_noise": self.camera_noise,
+            "camera_read": self.camera_read,
         }
 
     @classmethod

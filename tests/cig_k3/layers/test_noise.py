@@ -90,6 +90,18 @@ def test_camera_noise_is_white_poisson_gaussian_and_clipped():
     np.testing.assert_allclose(numpy(layer(x, training=True))[1].std(), 0.02, rtol=0.05)
 
 
+def test_camera_noise_learns_only_the_sizes_it_is_told_to():
+    learned, calibrated = CameraNoise(seed=0), CameraNoise(read=0.0076, seed=0, learned=("shot",))
+    for layer in (learned, calibrated):
+        layer.build((None, 8, 8, 1))
+    assert {v.name for v in learned.trainable_weights} == {"read", "shot"}
+    assert [v.name for v in calibrated.trainable_weights] == ["shot"]
+    assert [v.name for v in calibrated.non_trainable_weights if v.name == "read"] == ["read"]
+    np.testing.assert_allclose(numpy(calibrated.read), 0.0076)
+    with pytest.raises(ValueError, match="learns 'read' and/or 'shot'"):
+        CameraNoise(learned=("gain",))
+
+
 def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inference():
     x = features((3, 4, 5, 2))
     layer = LatentCode(6, seed=0)
@@ -190,7 +202,8 @@ def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
     np.testing.assert_allclose(loaded["drawn"], drawn, atol=1e-5)  # the learned scale came back
 
 
-@pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2), CameraNoise(0.01, 0.02, seed=3)])
+@pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2), CameraNoise(0.01, 0.02, seed=3),
+                                   CameraNoise(0.01, 0.02, seed=3, learned=("shot",))])
 def test_config_stores_every_argument(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)

@@ -186,6 +186,19 @@ def test_a_file_saved_before_these_options_loads_unchanged():
     assert [(v.path, tuple(v.shape)) for v in fresh.weights] == [(v.path, tuple(v.shape)) for v in generator.weights]
 
 
+def test_camera_noise_modes_are_checked_and_saved():
+    learned = UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise=True, seed=0)
+    assert {"read", "shot"} <= {v.name for v in learned.get_layer("camera_noise").trainable_weights}
+    calibrated = UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="calibrated", camera_read=0.0076)
+    config = calibrated.get_config()
+    assert (config["camera_noise"], config["camera_read"]) == ("calibrated", 0.0076)
+    assert UNetGenerator.from_config(config).get_layer("camera_noise").learned == ("shot",)
+    with pytest.raises(ValueError, match="camera_noise 'calibrated' .* needs camera_read"):
+        UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="calibrated")
+    with pytest.raises(ValueError, match="camera_noise='always'"):
+        UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="always")
+
+
 def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     """Through the per-backend GAN step (JAX's stateless one included): the noise scales get
     gradients from their zero start, and every noise layer's seed moves on."""
@@ -193,7 +206,7 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     from cig_k3.training.gans import Pix2PixGAN
 
     generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=1, upsample="subpixel", noise=True,
-                              latent_dim=2, camera_noise=True, seed=0)
+                              latent_dim=2, camera_noise="calibrated", camera_read=0.0076, seed=0)
     gan = Pix2PixGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
     gan.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(2e-4, 0.5))
     seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
@@ -214,4 +227,5 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     scales = [numpy(layer.scale) for layer in decoder]
     assert len(scales) == 2 and all(np.abs(scale).max() > 0 for scale in scales)
     assert all((numpy(v.value) != before).any() for v, before in zip(seeds, seeds_before))
-    assert numpy(camera.read) != sizes_before[0] and numpy(camera.shot) != sizes_before[1]  # learned
+    # The calibrated read noise stays at its measured level; the shot noise is learned.
+    assert numpy(camera.read) == np.float32(0.0076) == sizes_before[0] and numpy(camera.shot) != sizes_before[1]

@@ -22,7 +22,8 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     instanced, plain = PRESETS["realistic-instance"], PRESETS["realistic"]
     assert instanced["model"]["generator"] == "instance_unet" and plain["model"]["generator"] == "unet"
     assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
-                                                    "feature_dim": 2, "num_clusters": 10, "camera_noise": True}
+                                                    "feature_dim": 2, "num_clusters": 10,
+                                                    "camera_noise": "calibrated"}
     assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3}
 
@@ -80,6 +81,7 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     from cig_k3.export import load_generator
     from cig_k3.tracking import MLflowCallback, end_run, start_run
     from cig_k3.training import train
+    from cig_k3.training.run import prepare_run
     from tests.cig_k3.tracking.conftest import new_store
 
     out = tmp_path / "run"
@@ -87,9 +89,10 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
         "data": {"shards": str(synthetic_shards), "crop": 32, "batch_size": 2}, "model": TINY_INSTANCE,
         "epochs": 1, "steps_per_epoch": 2, "out": str(out), "verbose": 0, "num_samples": 2})
     store = new_store(tmp_path / "store")
+    prepared = prepare_run(config)  # as `cig train` does: the checks (and the calibration) first
     run = start_run(config, json.loads((synthetic_shards / "manifest.json").read_text()), out, tracking_uri=store)
     callback = MLflowCallback(run, log_every=1, batch_size=2)
-    train(config, callbacks=[callback])
+    train(config, callbacks=[callback], prepared=prepared)
     end_run(run)
     # The tracked model is the generator's one-graph form (label + instance ids in), with the
     # clusters fitted before it was logged.
@@ -105,6 +108,12 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))
     generator = load_generator(out / "generator.keras")
     assert type(generator).__name__ == "InstanceUNetGenerator" and generator.fitted
+    # The read noise was measured on the train split before training, recorded in the run's
+    # config and the tracked params, and kept through training.
+    read = json.loads((out / "config.json").read_text())["model"]["generator_args"]["camera_read"]
+    assert 0 < read < 0.1 and MlflowClient(store).get_run(run.run_id).data.params[
+        "model.generator_args.camera_read"] == str(read)
+    assert float(keras.ops.convert_to_numpy(generator.unet.get_layer("camera_noise").read)) == pytest.approx(read)
     assert generator.encoder_kind == "intensity"
     centres = keras.ops.convert_to_numpy(generator.cluster_centres)
     # Each centre is a (mean, standard deviation) of train nuclei: a spread is never negative.

@@ -1,0 +1,77 @@
+"""The camera's read noise, measured on the train split's background before training
+(`camera_noise: "calibrated"`)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from cig_k3.training.camera_calibration import background_read_noise, measure_read_noise
+
+pytestmark = pytest.mark.backend_independent
+
+
+def textured_field(rng, size=128, noise=0.01):
+    """A dim background with slow shading, bright blobs with strong texture, white noise of
+    deviation `noise` everywhere; and the blobs' mask."""
+    y, x = np.mgrid[:size, :size] / size
+    image = -0.9 + 0.05 * np.sin(3 * x) * np.cos(2 * y)
+    foreground = np.zeros((size, size), bool)
+    for top, left in ((10, 10), (20, 80), (80, 40)):
+        foreground[top:top + 30, left:left + 30] = True
+    image[foreground] += 1.0 + 0.2 * rng.standard_normal(foreground.sum())
+    return image + noise * rng.standard_normal((size, size)), foreground
+
+
+def test_the_read_noise_is_the_backgrounds_not_the_textures():
+    image, foreground = textured_field(np.random.default_rng(0))
+    assert background_read_noise(image, foreground) == pytest.approx(0.01, rel=0.05)
+    assert background_read_noise(image[..., None], foreground) == pytest.approx(0.01, rel=0.05)
+    # Why the background alone: over the whole field the blobs' texture counts as noise.
+    assert background_read_noise(image, np.zeros_like(foreground)) > 3 * 0.01
+    # Too little background that far from the blobs: no figure rather than a guess.
+    dense = np.ones_like(foreground)
+    dense[:12, :12] = False
+    assert background_read_noise(image, dense) is None
+
+
+def write_pairs(root, rng, count=12, size=96, read_dn=20.0):
+    """A folder source of `count` 16-bit fields: a background of 1000 DN with Gaussian read
+    noise `read_dn`, two bright textured objects; instance masks beside them."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(count):
+        mask = np.zeros((size, size), np.uint16)
+        mask[8:30, 8:30], mask[50:80, 40:70] = 1, 2
+        image = 1000.0 + read_dn * rng.standard_normal((size, size))
+        image[mask > 0] += 20000.0 + 3000.0 * rng.standard_normal((mask > 0).sum())
+        tifffile.imwrite(root / "images" / f"field{index:02d}.tif", np.clip(image, 0, 65535).astype(np.uint16))
+        cv2.imwrite(str(root / "masks" / f"field{index:02d}.png"), mask)
+
+
+def test_measured_on_prepared_shards_in_the_models_range(tmp_path):
+    from data_prep import prepare
+
+    write_pairs(tmp_path / "source", np.random.default_rng(1))
+    prepare(str(tmp_path / "source"), tmp_path / "shards", progress=False)
+    stats = json.loads((tmp_path / "shards" / "manifest.json").read_text())["stats"]["raw"]
+    # 20 DN of read noise in the model's [-1, 1] range: the percentile normalisation's scale.
+    expected = 2 * 20.0 / (stats["p_high"][0] - stats["p_low"][0])
+    assert measure_read_noise(tmp_path / "shards") == pytest.approx(expected, rel=0.1)
+
+
+def test_small_dense_fields_fall_back_to_a_narrower_margin(synthetic_shards, caplog):
+    with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
+        read = measure_read_noise(synthetic_shards)
+    assert 0 < read < 0.1
+    assert "background over" in caplog.text
+
+
+def test_staining_shards_are_refused_in_one_line(tmp_path):
+    from tests.cig_k3.data.conftest import write_shards
+
+    shards = write_shards(str(tmp_path / "staining"), task="virtual_staining")
+    with pytest.raises(ValueError, match=f"{shards}: camera_noise 'calibrated' .*virtual_staining"):
+        measure_read_noise(shards)

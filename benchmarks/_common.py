@@ -106,3 +106,26 @@ def publish(title, body, record=True):
     print(body)
     if record:
         append_results(title, body, "python " + " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]))
+
+
+def crop_grid(rows, titles, path, window=128, highs=None):
+    """A PNG of image crops: one row per field, one column per image, each the centre
+    `window` of a (H, W, C) image in [-1, 1], shown in grey from -1 to its column's `highs`
+    value (1: the full range; lower stretches the dark end)."""
+    import numpy as np
+    from matplotlib import pyplot
+
+    highs = highs or [1.0] * len(titles)
+    axes = pyplot.subplots(len(rows), len(titles), figsize=(1.9 * len(titles), 1.9 * len(rows)), squeeze=False)[1]
+    for row, images in enumerate(rows):
+        for column, (image, high) in enumerate(zip(images, highs)):
+            height, width = image.shape[:2]
+            top, left = max(0, (height - window) // 2), max(0, (width - window) // 2)
+            crop = np.asarray(image)[top:top + window, left:left + window, 0]
+            axes[row, column].imshow(np.clip((crop + 1) / (high + 1), 0, 1), cmap="gray", vmin=0, vmax=1)
+            axes[row, column].set_axis_off()
+            if row == 0:
+                axes[row, column].set_title(titles[column], fontsize=8)
+    pyplot.tight_layout()
+    pyplot.savefig(path, dpi=90)
+    pyplot.close()

@@ -18,28 +18,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 KEYS = ("fid_inception", "c2st_logistic", "c2st_cnn", "checkerboard_excess")
 
 
 def figure(reference, sets, path, fields=3, window=128):
-    from matplotlib import pyplot
-
-    names = ["real", *sets]
-    axes = pyplot.subplots(fields, len(names), figsize=(1.9 * len(names), 1.9 * fields), squeeze=False)[1]
-    for row in range(fields):
-        images = [reference.images[row], *(images[row] for images in sets.values())]
-        height, width = images[0].shape[:2]
-        top, left = max(0, (height - window) // 2), max(0, (width - window) // 2)
-        for column, (name, image) in enumerate(zip(names, images)):
-            axes[row, column].imshow(np.clip((image[top:top + window, left:left + window, 0] + 1) / 2, 0, 1),
-                                     cmap="gray", vmin=0, vmax=1)
-            axes[row, column].set_axis_off()
-            if row == 0:
-                axes[row, column].set_title(name, fontsize=8)
-    pyplot.tight_layout()
-    pyplot.savefig(path, dpi=90)
-    pyplot.close()
+    rows = [[reference.images[row], *(images[row] for images in sets.values())] for row in range(fields)]
+    _common.crop_grid(rows, ["real", *sets], path, window=window)
 
 
 def main(argv=None):

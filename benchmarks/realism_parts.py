@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 RIM = 3  # px: the nucleus's optical rim, where its blur meets the background
 FAR = 10  # px: background beyond the nuclei's glow, where only the camera's noise is left
@@ -76,23 +78,9 @@ def with_camera_read(generator, read):
 
 
 def figure(real_images, generated, path, window=96, dark=0.075):
-    from matplotlib import pyplot
-
-    rows = min(3, len(real_images))
-    axes = pyplot.subplots(rows, 4, figsize=(7.6, 1.9 * rows), squeeze=False)[1]
-    titles = ["real", "generated", "real, dark 7.5 %", "generated, dark 7.5 %"]
-    for row in range(rows):
-        real, fake = real_images[row][..., 0], generated[row][..., 0]
-        top, left = (real.shape[0] - window) // 2, (real.shape[1] - window) // 2
-        crops = [image[top:top + window, left:left + window] for image in (real, fake)]
-        for column, (image, high) in enumerate(zip(crops * 2, (1.0, 1.0, -1 + 2 * dark, -1 + 2 * dark))):
-            axes[row, column].imshow(np.clip((image + 1) / (high + 1), 0, 1), cmap="gray", vmin=0, vmax=1)
-            axes[row, column].set_axis_off()
-            if row == 0:
-                axes[row, column].set_title(titles[column], fontsize=8)
-    pyplot.tight_layout()
-    pyplot.savefig(path, dpi=90)
-    pyplot.close()
+    rows = [[real, fake, real, fake] for real, fake in list(zip(real_images, generated))[:3]]
+    titles = ["real", "generated", f"real, dark {100 * dark:g} %", f"generated, dark {100 * dark:g} %"]
+    _common.crop_grid(rows, titles, path, window=window, highs=[1.0, 1.0, -1 + 2 * dark, -1 + 2 * dark])
 
 
 def main(argv=None):

@@ -67,9 +67,10 @@ def noise_statistics(image, background, sigma):
 
 def with_camera_read(generator, read):
     """`generator` with the read-noise level of its camera noise layers set to `read`."""
+    from cig_k3.layers import stochastic_layers
     from cig_k3.layers.noise import CameraNoise
 
-    layers = [layer for layer in generator._flatten_layers() if isinstance(layer, CameraNoise)]
+    layers = [layer for layer in stochastic_layers(generator) if isinstance(layer, CameraNoise)]
     if not layers:
         sys.exit("--camera-read: the generator has no camera noise (camera_noise: false)")
     for layer in layers:
@@ -107,13 +108,14 @@ def main(argv=None):
     if reference.instances is None:
         sys.exit(f"{args.shards}: realism_parts needs instance masks (a mask -> image data set)")
     train = load_fields(args.shards, "train", count=len(reference), with_conditions=False)
-    generated = generate_fields(load_generator(run), reference.conditions, tile=max(crop, 128), sample=True,
-                                instances=reference.instances)
+    def draw(generator):
+        return generate_fields(generator, reference.conditions, tile=max(crop, 128), sample=True,
+                               instances=reference.instances)
+
+    generated = draw(load_generator(run))
     drawn = {"generated": generated}
     for read in args.camera_read:
-        drawn[f"camera read {read:g}"] = generate_fields(with_camera_read(load_generator(run), read),
-                                                         reference.conditions, tile=max(crop, 128), sample=True,
-                                                         instances=reference.instances)
+        drawn[f"camera read {read:g}"] = draw(with_camera_read(load_generator(run), read))
     distance = [distance_transform_edt(ids == 0) for ids in reference.instances]
     parts = {"background (d > 3)": lambda d: d > RIM, "rim (0 < d <= 3)": lambda d: (d > 0) & (d <= RIM),
              "nuclei": lambda d: d == 0}

@@ -47,16 +47,17 @@ def background_read_noise(image, foreground, margin=MARGINS[0]):
     """
     from scipy.ndimage import distance_transform_edt
 
+    return _read_noise(image, distance_transform_edt(~np.asarray(foreground, bool)) > margin)
+
+
+def _read_noise(image, far):
+    """`background_read_noise` over the pixel pairs that both lie where `far` (H, W) holds."""
     image = np.asarray(image, np.float64)
     image = image[..., None] if image.ndim == 2 else image
-    far = distance_transform_edt(~np.asarray(foreground, bool)) > margin
     differences = []
     for axis in (0, 1):
-        cut = [slice(None), slice(None)]
-        cut[axis] = slice(1, None)
-        later = tuple(cut)
-        cut[axis] = slice(None, -1)
-        earlier = tuple(cut)
+        later = (slice(None), slice(1, None)) if axis else (slice(1, None),)
+        earlier = (slice(None), slice(None, -1)) if axis else (slice(None, -1),)
         both = far[later] & far[earlier]
         differences.append((image[later] - image[earlier])[both].ravel())
     differences = np.concatenate(differences)
@@ -86,6 +87,8 @@ def measure_read_noise(shards, split="train", max_fields=64):
         >>> measure_read_noise("data/bbbc039")
         0.0076
     """
+    from scipy.ndimage import distance_transform_edt
+
     from cig_k3.data import BatchStream
 
     stream = BatchStream(shards, split=split, batch_size=1, crop=None, augment=None, training=False)
@@ -97,8 +100,9 @@ def measure_read_noise(shards, split="train", max_fields=64):
         if seen >= max_fields:
             break
         seen += 1
+        distance = distance_transform_edt(~_foreground(condition[0]))  # one transform for every margin
         for margin in MARGINS:
-            level = background_read_noise(target[0], _foreground(condition[0]), margin)
+            level = _read_noise(target[0], distance > margin)
             if level is not None:
                 levels[margin].append(level)
     margin = next((margin for margin in MARGINS if levels[margin]), None)

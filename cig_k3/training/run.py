@@ -249,7 +249,6 @@ def prepare_run(config, resume=None, augment=None):
     Returns a PreparedRun.
     """
     from cig_k3.data import AugmentConfig, BatchStream, has_split
-
     from cig_k3.training.camera_calibration import calibrate_camera_noise
 
     config.validate()

@@ -37,36 +37,49 @@ def test_the_read_noise_is_the_backgrounds_not_the_textures():
     assert background_read_noise(image, dense) is None
 
 
-def write_pairs(root, rng, count=12, size=96, read_dn=20.0):
+def write_pairs(root, rng, count=12, size=96, read_dn=20.0, dense=False):
     """A folder source of `count` 16-bit fields: a background of 1000 DN with Gaussian read
-    noise `read_dn`, two bright textured objects; instance masks beside them."""
+    noise `read_dn`, bright textured objects (two, or with `dense` 8-px squares every 14 px,
+    so that no background pixel is over 3 px from one); instance masks beside them."""
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
     for index in range(count):
         mask = np.zeros((size, size), np.uint16)
-        mask[8:30, 8:30], mask[50:80, 40:70] = 1, 2
+        if dense:
+            for label, (top, left) in enumerate(((y, x) for y in range(0, size, 14) for x in range(0, size, 14)), 1):
+                mask[top:top + 8, left:left + 8] = label
+        else:
+            mask[8:30, 8:30], mask[50:80, 40:70] = 1, 2
         image = 1000.0 + read_dn * rng.standard_normal((size, size))
         image[mask > 0] += 20000.0 + 3000.0 * rng.standard_normal((mask > 0).sum())
         tifffile.imwrite(root / "images" / f"field{index:02d}.tif", np.clip(image, 0, 65535).astype(np.uint16))
         cv2.imwrite(str(root / "masks" / f"field{index:02d}.png"), mask)
 
 
-def test_measured_on_prepared_shards_in_the_models_range(tmp_path):
+def expected_read(shards, read_dn=20.0):
+    """`read_dn` in the model's [-1, 1] range: the percentile normalisation's scale."""
+    stats = json.loads((shards / "manifest.json").read_text())["stats"]["raw"]
+    return 2 * read_dn / (stats["p_high"][0] - stats["p_low"][0])
+
+
+def test_measured_on_prepared_shards_in_the_models_range(tmp_path, caplog):
     from data_prep import prepare
 
     write_pairs(tmp_path / "source", np.random.default_rng(1))
     prepare(str(tmp_path / "source"), tmp_path / "shards", progress=False)
-    stats = json.loads((tmp_path / "shards" / "manifest.json").read_text())["stats"]["raw"]
-    # 20 DN of read noise in the model's [-1, 1] range: the percentile normalisation's scale.
-    expected = 2 * 20.0 / (stats["p_high"][0] - stats["p_low"][0])
-    assert measure_read_noise(tmp_path / "shards") == pytest.approx(expected, rel=0.1)
-
-
-def test_small_dense_fields_fall_back_to_a_narrower_margin(synthetic_shards, caplog):
     with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
-        read = measure_read_noise(synthetic_shards)
-    assert 0 < read < 0.1
-    assert "background over" in caplog.text
+        assert measure_read_noise(tmp_path / "shards") == pytest.approx(expected_read(tmp_path / "shards"), rel=0.1)
+    assert "background over 10 px" in caplog.text
+
+
+def test_dense_fields_fall_back_to_a_narrower_margin(tmp_path, caplog):
+    from data_prep import prepare
+
+    write_pairs(tmp_path / "source", np.random.default_rng(2), dense=True)
+    prepare(str(tmp_path / "source"), tmp_path / "shards", progress=False)
+    with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
+        assert measure_read_noise(tmp_path / "shards") == pytest.approx(expected_read(tmp_path / "shards"), rel=0.1)
+    assert "background over 2 px" in caplog.text
 
 
 def test_staining_shards_are_refused_in_one_line(tmp_path):

@@ -57,10 +57,14 @@ class UNetGenerator(keras.Model):
             background and a faint grid.
         camera_noise: end with `CameraNoise`, white read and shot noise on the output image,
             drawn when the other noise sources draw. True (or "learned"): both sizes are
-            learned; "calibrated": the read noise is fixed at `camera_read` (which `cig
-            train` measures on the train split's background) and the shot noise learned.
+            learned; "calibrated": the read noise is fixed at `camera_read` and the shot
+            noise at `camera_shot`, which `cig train` measures on the train split
+            (`cig_k3.training.camera_calibration`); with `camera_shot` None the shot noise is
+            learned (runs calibrated before the shot noise was measured).
         camera_read: the read-noise level (standard deviation in the [-1, 1] range): fixed for
             "calibrated", the learned read noise's start otherwise (None: 0.005).
+        camera_shot: the shot-noise level (standard deviation at full brightness): fixed for
+            "calibrated", the learned shot noise's start otherwise (None: 0.01).
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
@@ -91,6 +95,7 @@ class UNetGenerator(keras.Model):
         full_resolution_noise=False,
         camera_noise=False,
         camera_read=None,
+        camera_shot=None,
         **kwargs,
     ):
         if upsample not in upsampling.UPSAMPLINGS:
@@ -146,9 +151,10 @@ class UNetGenerator(keras.Model):
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         if camera_noise:
             calibrated = camera_noise == "calibrated"
-            image = CameraNoise(read=0.005 if camera_read is None else float(camera_read), seed=offset_seed(4000),
-                                learned=("shot",) if calibrated else ("read", "shot"), dtype="float32",
-                                name="camera_noise")(image)
+            learned = (() if camera_shot is not None else ("shot",)) if calibrated else ("read", "shot")
+            image = CameraNoise(read=0.005 if camera_read is None else float(camera_read),
+                                shot=0.01 if camera_shot is None else float(camera_shot), seed=offset_seed(4000),
+                                learned=learned, dtype="float32", name="camera_noise")(image)
         super().__init__(inputs=condition, outputs=image, **kwargs)
 
         self.in_channels = in_channels
@@ -166,6 +172,7 @@ class UNetGenerator(keras.Model):
         self.full_resolution_noise = bool(full_resolution_noise)
         self.camera_noise = camera_noise
         self.camera_read = None if camera_read is None else float(camera_read)
+        self.camera_shot = None if camera_shot is None else float(camera_shot)
 
     @property
     def size_multiple(self):
@@ -191,6 +198,7 @@ class UNetGenerator(keras.Model):
             "full_resolution_noise": self.full_resolution_noise,
             "camera_noise": self.camera_noise,
             "camera_read": self.camera_read,
+            "camera_shot": self.camera_shot,
         }
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Before training: the camera's read noise, measured on the train split's background.
+"""Before training: the camera's read and shot noise, measured on the train split.
 
 A generator that ends with camera noise (`CameraNoise`, `generator_args.camera_noise`) can
 learn the noise's size, but the game sets it badly both ways. With noise added to the
@@ -19,6 +19,20 @@ margin is 10 px (past a nucleus's blur and glow) where the fields leave that muc
 background, else the widest of 5 and 2 px that does (dense or small fields).
 Written here rather than taken from `skimage.restoration.estimate_sigma`, whose wavelet
 estimate takes the whole image: the nuclei's texture would count as noise.
+
+The shot noise is measured inside the objects, where the photon count is high: its variance
+grows with the level, sigma^2 = read^2 + shot^2 (y + 1) / 2 (`CameraNoise`'s model). The
+per-pixel noise is the image filtered with Immerkaer's 3 x 3 second-difference mask / 6,
+which gives white noise's own deviation and cancels the slow shading across a nucleus; its
+robust deviation (1.4826 x the median absolute deviation) is taken in ten bins of the 3 x 3
+local level over the interior (over 3 px inside every object, off its edge), and shot^2 is
+the least-squares slope of (variance - read^2) on (y + 1) / 2 through the origin. On
+BBBC039 the ten bins give 0.032 to 0.036 each (the Poisson-Gaussian signature: variance
+linear in the level) and the fit 0.0345; a generator trained with the shot noise learned
+drew 0.0086 inside the nuclei against 0.025 real, and the game had switched its shot noise
+off (benchmarks/RESULTS.md, issue 14). Fields whose objects leave no interior leave the shot
+noise learned. No library fits this curve over masked pixels; scikit-image's
+`estimate_sigma` assumes one level for the whole image.
 """
 
 import logging
@@ -29,6 +43,10 @@ log = logging.getLogger(__name__)
 
 MARGINS = (10, 5, 2)  # px from the nearest labelled pixel, widest first: past the nuclei's blur and glow
 MIN_PAIRS = 200  # neighbour pairs a field needs to count
+INTERIOR = 3  # px inside an object (its edge's gradient is not noise) where the shot noise is measured
+MIN_INTERIOR = 2000  # interior pixels, over all fields, that the shot fit needs
+LEVEL_BINS = 10
+SECOND_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64) / 6.0  # white noise keeps its deviation
 
 
 def background_read_noise(image, foreground, margin=MARGINS[0]):
@@ -75,6 +93,91 @@ def _foreground(condition):
     return condition[..., 0] > -1.0 + 1e-6
 
 
+def _fields(shards, split, max_fields):
+    """Up to `max_fields` whole (condition, target) fields of mask -> image `shards`, file order,
+    no augmentation; a one-line ValueError for other shards."""
+    from cig_k3.data import BatchStream
+
+    stream = BatchStream(shards, split=split, batch_size=1, crop=None, augment=None, training=False)
+    if stream.task != "mask2image":
+        raise ValueError(f"{shards}: camera_noise 'calibrated' measures the camera's noise on "
+                         f"mask -> image shards, and these are {stream.task}; use camera_noise: true (learned)")
+    for seen, (condition, target) in enumerate(stream.epoch(0)):
+        if seen >= max_fields:
+            break
+        yield condition[0], target[0]
+
+
+def interior_noise(image, inside):
+    """(level, noise) of the pixels where `inside` (H, W) holds: the 3 x 3 local mean and the
+    second-difference residual (white noise's deviation), channels pooled."""
+    from scipy.ndimage import convolve, uniform_filter
+
+    image = np.asarray(image, np.float64)
+    image = image[..., None] if image.ndim == 2 else image
+    levels, noise = [], []
+    for channel in np.moveaxis(image, -1, 0):
+        levels.append(uniform_filter(channel, 3, mode="reflect")[inside])
+        noise.append(convolve(channel, SECOND_DIFFERENCE, mode="reflect")[inside])
+    return np.concatenate(levels), np.concatenate(noise)
+
+
+def fit_shot_noise(levels, noise, read):
+    """The shot-noise deviation at full brightness from interior (level, noise) samples and
+    the read noise: robust variance in `LEVEL_BINS` quantile bins of the level, then the
+    least-squares slope of (variance - read^2) on (level + 1) / 2 through the origin.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> level = rng.uniform(-0.5, 0.8, 100_000)
+        >>> noise = np.sqrt(0.01**2 + 0.04**2 * (level + 1) / 2) * rng.standard_normal(level.size)
+        >>> round(fit_shot_noise(level, noise, 0.01), 3)
+        0.04
+    """
+    edges = np.quantile(levels, np.linspace(0, 1, LEVEL_BINS + 1))
+    bins = np.clip(np.searchsorted(edges, levels, side="right") - 1, 0, LEVEL_BINS - 1)
+    photons, excess = [], []
+    for index in range(LEVEL_BINS):
+        values = noise[bins == index]
+        if values.size < 10:
+            continue
+        deviation = 1.4826 * np.median(np.abs(values - np.median(values)))
+        photons.append(np.mean(levels[bins == index] + 1.0) / 2.0)
+        excess.append(deviation**2 - read**2)
+    photons, excess = np.array(photons), np.array(excess)
+    return float(np.sqrt(max(np.sum(photons * excess) / np.sum(photons * photons), 0.0)))
+
+
+def measure_shot_noise(shards, read, split="train", max_fields=64):
+    """The shot-noise deviation at full brightness of `shards`' `split` in the model's range,
+    given its read noise: `fit_shot_noise` over the objects' interiors of up to `max_fields`
+    fields. None when they hold fewer than `MIN_INTERIOR` interior pixels (small or thin
+    objects): the shot noise is then left to training.
+
+    Example:
+        >>> measure_shot_noise("data/bbbc039", read=0.0076)
+        0.0345
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    levels, noise, seen = [], [], 0
+    for condition, target in _fields(shards, split, max_fields):
+        seen += 1
+        inside = distance_transform_edt(_foreground(condition)) > INTERIOR
+        level, residual = interior_noise(target, inside)
+        levels.append(level)
+        noise.append(residual)
+    levels, noise = np.concatenate(levels), np.concatenate(noise)
+    if levels.size < MIN_INTERIOR:
+        log.info("camera shot noise left to training: %d of %d %s fields of %s hold %d pixels over %d px inside "
+                 "an object, under %d", seen, seen, split, shards, levels.size, INTERIOR, MIN_INTERIOR)
+        return None
+    shot = fit_shot_noise(levels, noise, read)
+    log.info("camera shot noise %.5f: %d pixels over %d px inside the objects of %d %s fields of %s",
+             shot, levels.size, INTERIOR, seen, split, shards)
+    return shot
+
+
 def measure_read_noise(shards, split="train", max_fields=64):
     """The read-noise standard deviation of `shards`' `split`, in the model's [-1, 1] range:
     the median of `background_read_noise` over up to `max_fields` whole fields (file order,
@@ -89,20 +192,12 @@ def measure_read_noise(shards, split="train", max_fields=64):
     """
     from scipy.ndimage import distance_transform_edt
 
-    from cig_k3.data import BatchStream
-
-    stream = BatchStream(shards, split=split, batch_size=1, crop=None, augment=None, training=False)
-    if stream.task != "mask2image":
-        raise ValueError(f"{shards}: camera_noise 'calibrated' measures the read noise on the background of "
-                         f"mask -> image shards, and these are {stream.task}; use camera_noise: true (learned)")
     levels, seen = {margin: [] for margin in MARGINS}, 0
-    for condition, target in stream.epoch(0):
-        if seen >= max_fields:
-            break
+    for condition, target in _fields(shards, split, max_fields):
         seen += 1
-        distance = distance_transform_edt(~_foreground(condition[0]))  # one transform for every margin
+        distance = distance_transform_edt(~_foreground(condition))  # one transform for every margin
         for margin in MARGINS:
-            level = _read_noise(target[0], distance > margin)
+            level = _read_noise(target, distance > margin)
             if level is not None:
                 levels[margin].append(level)
     margin = next((margin for margin in MARGINS if levels[margin]), None)
@@ -117,12 +212,16 @@ def measure_read_noise(shards, split="train", max_fields=64):
 
 
 def calibrate_camera_noise(config):
-    """Fill `config.model.generator_args["camera_read"]` from the data when the generator's
-    camera noise is "calibrated" and no level is given yet; returns the level, or None when
-    there is nothing to calibrate."""
+    """Fill `config.model.generator_args` "camera_read" and "camera_shot" from the data when the
+    generator's camera noise is "calibrated" and no read level is given yet (a run calibrated
+    before the shot noise was measured keeps its shot noise learned on resume); returns
+    (read, shot), or None when there is nothing to calibrate."""
     arguments = config.model.generator_args
     if arguments.get("camera_noise") != "calibrated":
         return None
     if arguments.get("camera_read") is None:
         arguments["camera_read"] = round(measure_read_noise(config.data.shards), 6)
-    return arguments["camera_read"]
+        if arguments.get("camera_shot") is None:
+            shot = measure_shot_noise(config.data.shards, arguments["camera_read"])
+            arguments["camera_shot"] = None if shot is None else round(shot, 6)
+    return arguments["camera_read"], arguments.get("camera_shot")

@@ -252,8 +252,8 @@ def prepare_run(config, resume=None, augment=None):
     from cig_k3.training.camera_calibration import calibrate_camera_noise
 
     config.validate()
-    # Before anything is built or written: a "calibrated" camera noise's read level, measured on
-    # the train split and written into the config that config.json and the tracking record.
+    # Before anything is built or written: a "calibrated" camera noise's read and shot levels,
+    # measured on the train split and written into the config that config.json and the tracking record.
     calibrate_camera_noise(config)
     distribution = distribution_setting(config.distribute, config.data.batch_size)
     process = (multihost.process_index(), multihost.process_count()) if distribution is not None else (0, 1)

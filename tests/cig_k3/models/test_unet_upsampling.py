@@ -193,6 +193,14 @@ def test_camera_noise_modes_are_checked_and_saved():
     config = calibrated.get_config()
     assert (config["camera_noise"], config["camera_read"]) == ("calibrated", 0.0076)
     assert UNetGenerator.from_config(config).get_layer("camera_noise").learned == ("shot",)
+    # With the shot noise measured too, neither size trains; both are saved.
+    both = UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="calibrated", camera_read=0.0076,
+                         camera_shot=0.0345)
+    config = both.get_config()
+    assert (config["camera_read"], config["camera_shot"]) == (0.0076, 0.0345)
+    restored = UNetGenerator.from_config(config).get_layer("camera_noise")
+    assert restored.learned == () and not restored.trainable_weights
+    assert float(numpy(restored.shot)) == pytest.approx(0.0345)
     with pytest.raises(ValueError, match="camera_noise 'calibrated' .* needs camera_read"):
         UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="calibrated")
     with pytest.raises(ValueError, match="camera_noise='always'"):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from cig_k3.training.camera_calibration import background_read_noise, measure_read_noise
+from cig_k3.training import camera_calibration
+from cig_k3.training.camera_calibration import background_read_noise, measure_read_noise, measure_shot_noise
 
 pytestmark = pytest.mark.backend_independent
 
@@ -88,3 +89,39 @@ def test_staining_shards_are_refused_in_one_line(tmp_path):
     shards = write_shards(str(tmp_path / "staining"), task="virtual_staining")
     with pytest.raises(ValueError, match=f"{shards}: camera_noise 'calibrated' .*virtual_staining"):
         measure_read_noise(shards)
+
+
+def write_shot_pairs(root, rng, count=8, size=96, read_dn=20.0, gain=2.0):
+    """16-bit fields of Poisson-Gaussian noise: variance read_dn^2 + gain (x - 1000) over a
+    1000-DN background and objects shaded from 5000 to 30000 DN; instance masks beside them."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(count):
+        mask = np.zeros((size, size), np.uint16)
+        mask[6:40, 6:40], mask[50:90, 30:90] = 1, 2
+        clean = np.full((size, size), 1000.0)
+        ramp = np.linspace(5000.0, 30000.0, size)[None, :] * np.ones((size, 1))
+        clean[mask > 0] = ramp[mask > 0] + 2000.0 * index / count
+        variance = read_dn**2 + gain * (clean - 1000.0)
+        image = clean + np.sqrt(variance) * rng.standard_normal((size, size))
+        tifffile.imwrite(root / "images" / f"field{index:02d}.tif", np.clip(image, 0, 65535).astype(np.uint16))
+        cv2.imwrite(str(root / "masks" / f"field{index:02d}.png"), mask)
+
+
+def test_the_shot_noise_is_measured_inside_the_objects(tmp_path, caplog, monkeypatch):
+    from data_prep import prepare
+
+    write_shot_pairs(tmp_path / "source", np.random.default_rng(3))
+    shards = tmp_path / "shards"
+    prepare(str(tmp_path / "source"), shards, progress=False)
+    stats = json.loads((shards / "manifest.json").read_text())["stats"]["raw"]
+    scale = stats["p_high"][0] - stats["p_low"][0]
+    # In the [-1, 1] range: sigma^2 = read^2 + shot^2 (y + 1) / 2 with shot^2 = 4 gain / scale.
+    read = measure_read_noise(shards)
+    assert read == pytest.approx(expected_read(shards), rel=0.1)
+    with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
+        assert measure_shot_noise(shards, read) == pytest.approx(np.sqrt(4 * 2.0 / scale), rel=0.1)
+    assert "over 3 px inside the objects" in caplog.text
+    # Objects too small to hold an interior leave the shot noise to training.
+    monkeypatch.setattr(camera_calibration, "MIN_INTERIOR", 10**9)
+    assert measure_shot_noise(shards, read) is None

@@ -108,12 +108,15 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))
     generator = load_generator(out / "generator.keras")
     assert type(generator).__name__ == "InstanceUNetGenerator" and generator.fitted
-    # The read noise was measured on the train split before training, recorded in the run's
-    # config and the tracked params, and kept through training.
-    read = json.loads((out / "config.json").read_text())["model"]["generator_args"]["camera_read"]
-    assert 0 < read < 0.1 and MlflowClient(store).get_run(run.run_id).data.params[
-        "model.generator_args.camera_read"] == str(read)
-    assert float(keras.ops.convert_to_numpy(generator.unet.get_layer("camera_noise").read)) == pytest.approx(read)
+    # The read and shot noise were measured on the train split before training, recorded in
+    # the run's config and the tracked params, and kept through training.
+    arguments = json.loads((out / "config.json").read_text())["model"]["generator_args"]
+    params = MlflowClient(store).get_run(run.run_id).data.params
+    camera = generator.unet.get_layer("camera_noise")
+    for size in ("read", "shot"):
+        level = arguments[f"camera_{size}"]
+        assert 0 < level < 0.2 and params[f"model.generator_args.camera_{size}"] == str(level)
+        assert float(keras.ops.convert_to_numpy(getattr(camera, size))) == pytest.approx(level)
     assert generator.encoder_kind == "intensity"
     centres = keras.ops.convert_to_numpy(generator.cluster_centres)
     # Each centre is a (mean, standard deviation) of train nuclei: a spread is never negative.

@@ -15,9 +15,14 @@ noise is white: neighbours do not correlate. `--statistics-only` prints these al
 The PNG shows real | generated crops twice: in the full range, and stretched to the
 darkest 7.5 % of the range, where the background's texture shows.
 
+Inside the nuclei (over 3 px in, off the edge) it prints the pixel-scale noise as the shot
+noise calibration sees it (`camera_calibration.interior_noise`: Immerkaer's second
+differences, robust deviation, median over fields).
+
 `--camera-read 0 0.0078` also draws the fields again with the generator's camera noise
 (`CameraNoise`) set to each read-noise level, and scores those: whether the learned level
-is the one that scores best.
+is the one that scores best. `--camera 0.0056,0.0352 0.0076,0` sets both sizes, read and
+shot (at full brightness), for each set.
 
     python benchmarks/realism_parts.py --run runs/instance_decay --shards data/bbbc039 \
         --out benchmarks/gallery/realism_parts_bbbc039.png
@@ -65,17 +70,35 @@ def noise_statistics(image, background, sigma):
     return row
 
 
-def with_camera_read(generator, read):
-    """`generator` with the read-noise level of its camera noise layers set to `read`."""
+def with_camera(generator, levels):
+    """`generator` with its camera noise layers' sizes set: `levels` {"read": r, "shot": s}."""
     from cig_k3.layers import stochastic_layers
     from cig_k3.layers.noise import CameraNoise
 
     layers = [layer for layer in stochastic_layers(generator) if isinstance(layer, CameraNoise)]
     if not layers:
-        sys.exit("--camera-read: the generator has no camera noise (camera_noise: false)")
+        sys.exit("--camera/--camera-read: the generator has no camera noise (camera_noise: false)")
     for layer in layers:
-        layer.read.assign(read)
+        for size, level in levels.items():
+            getattr(layer, size).assign(level)
     return generator
+
+
+def camera_levels(text):
+    """"READ,SHOT" -> {"read": READ, "shot": SHOT}; argparse's type for --camera."""
+    try:
+        read, shot = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--camera takes READ,SHOT (two numbers); got {text!r}") from None
+    return {"read": read, "shot": shot}
+
+
+def interior_noise_level(image, inside):
+    """Robust deviation of the second-difference noise over `inside`; None for no pixels."""
+    from cig_k3.training.camera_calibration import interior_noise
+
+    _, noise = interior_noise(np.asarray(image)[..., :1], inside)
+    return None if noise.size == 0 else float(1.4826 * np.median(np.abs(noise - np.median(noise))))
 
 
 def figure(real_images, generated, path, window=96, dark=0.075):
@@ -93,6 +116,8 @@ def main(argv=None):
     parser.add_argument("--statistics-only", action="store_true", help="skip the swaps' FID and C2ST")
     parser.add_argument("--camera-read", type=float, nargs="*", default=[],
                         help="also draw with the camera noise's read level set to each of these")
+    parser.add_argument("--camera", type=camera_levels, nargs="*", default=[], metavar="READ,SHOT",
+                        help="also draw with the camera noise's read and shot levels set to each pair")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -115,7 +140,9 @@ def main(argv=None):
     generated = draw(load_generator(run))
     drawn = {"generated": generated}
     for read in args.camera_read:
-        drawn[f"camera read {read:g}"] = draw(with_camera_read(load_generator(run), read))
+        drawn[f"camera read {read:g}"] = draw(with_camera(load_generator(run), {"read": read}))
+    for levels in args.camera:
+        drawn[f"camera read {levels['read']:g} shot {levels['shot']:g}"] = draw(with_camera(load_generator(run), levels))
     distance = [distance_transform_edt(ids == 0) for ids in reference.instances]
     parts = {"background (d > 3)": lambda d: d > RIM, "rim (0 < d <= 3)": lambda d: (d > 0) & (d <= RIM),
              "nuclei": lambda d: d == 0}
@@ -130,6 +157,16 @@ def main(argv=None):
         low, high = np.percentile(values, [25, 75])
         print(f"| {key} | {np.median(values):.4f} | {high - low:.4f} | "
               + " | ".join(f"{np.median([row[key] for row in rows]):.4f}" for rows in fake.values()) + " |")
+    inside = [distance_transform_edt(ids > 0) > RIM for ids in reference.instances]
+    real = [interior_noise_level(r, i) for r, i in zip(reference.images, inside)]
+    real = np.array([level for level in real if level is not None])
+    low, high = np.percentile(real, [25, 75])
+    print(f"\n| nuclei (over {RIM} px in), second-difference noise | real median | real IQR | "
+          + " | ".join(f"{name} median" for name in drawn) + " |")
+    print("|---|---|---|" + "---|" * len(drawn))
+    print(f"| robust std | {np.median(real):.4f} | {high - low:.4f} | " + " | ".join(
+        f"{np.median([v for v in map(interior_noise_level, images, inside) if v is not None]):.4f}"
+        for images in drawn.values()) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure(reference.images, generated, args.out)
     print(f"wrote {args.out}")

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 
 from cig_k3.training import camera_calibration
-from cig_k3.training.camera_calibration import background_read_noise, measure_read_noise, measure_shot_noise
+from cig_k3.training.camera_calibration import background_read_noise, measure_camera_noise, measure_read_noise
 
 pytestmark = pytest.mark.backend_independent
 
@@ -116,12 +116,15 @@ def test_the_shot_noise_is_measured_inside_the_objects(tmp_path, caplog, monkeyp
     prepare(str(tmp_path / "source"), shards, progress=False)
     stats = json.loads((shards / "manifest.json").read_text())["stats"]["raw"]
     scale = stats["p_high"][0] - stats["p_low"][0]
-    # In the [-1, 1] range: sigma^2 = read^2 + shot^2 (y + 1) / 2 with shot^2 = 4 gain / scale.
-    read = measure_read_noise(shards)
-    assert read == pytest.approx(expected_read(shards), rel=0.1)
+    # In the [-1, 1] range the noise grows as gain (x - 1000 DN): shot^2 = 4 gain / scale.
     with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
-        assert measure_shot_noise(shards, read) == pytest.approx(np.sqrt(4 * 2.0 / scale), rel=0.1)
+        read, shot = measure_camera_noise(shards)
+    assert shot == pytest.approx(np.sqrt(4 * 2.0 / scale), rel=0.1)
     assert "over 3 px inside the objects" in caplog.text
+    # read^2 + shot^2 (y + 1) / 2 is the background's own noise at the background's level.
+    background = 2 * (1000.0 - stats["p_low"][0]) / scale - 1
+    assert np.sqrt(read**2 + shot**2 * (background + 1) / 2) == pytest.approx(expected_read(shards), rel=0.1)
+    assert read < measure_read_noise(shards)
     # Objects too small to hold an interior leave the shot noise to training.
     monkeypatch.setattr(camera_calibration, "MIN_INTERIOR", 10**9)
-    assert measure_shot_noise(shards, read) is None
+    assert measure_camera_noise(shards) == (measure_read_noise(shards), None)

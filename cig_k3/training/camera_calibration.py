@@ -32,7 +32,7 @@ the read noise is then what is left of the background's noise once the model's s
 at that level is taken off: without this the background's grain came out 0.0086 against
 0.0077 real. Pixels next to a clipped one are left out (the data's normalisation saturates
 the brightest nuclei, which takes their noise away: the synthetic set's photon noise came
-out 44 % low with them, 3 % with them left out). On BBBC039 the ten bins each give 0.032
+out 11 % low with them, 3 % with them left out). On BBBC039 the ten bins each give 0.032
 to 0.036 (the Poisson-Gaussian signature: variance linear in the level); read 0.0054, shot
 0.0364. A generator trained with the shot noise learned drew 0.011 inside the nuclei
 against 0.025 real, its shot noise switched off by the game (benchmarks/RESULTS.md, issue 14). Fields whose objects leave no interior leave the shot

@@ -133,8 +133,8 @@ def test_the_shot_noise_is_measured_inside_the_objects(tmp_path, caplog, monkeyp
 def test_the_synthetic_sets_photon_noise_is_recovered(synthetic_shards):
     """data_prep.synthetic counts photons with a gain of 2 counts per photon (Poisson), so the
     shot noise in the model's range is sqrt(4 * 2 / scale); its brightest nuclei saturate at
-    the normalisation's top, which the fit must leave out."""
+    the normalisation's top, which the fit must leave out (with them it comes out 11 % low)."""
     stats = json.loads((synthetic_shards / "manifest.json").read_text())["stats"]["raw"]
     read, shot = measure_camera_noise(synthetic_shards)
-    assert shot == pytest.approx(np.sqrt(4 * 2.0 / (stats["p_high"][0] - stats["p_low"][0])), rel=0.1)
+    assert shot == pytest.approx(np.sqrt(4 * 2.0 / (stats["p_high"][0] - stats["p_low"][0])), rel=0.07)
     assert 0 < read < measure_read_noise(synthetic_shards)

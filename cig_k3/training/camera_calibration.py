@@ -173,17 +173,19 @@ def measure_camera_noise(shards, split="train", max_fields=64):
     """
     from scipy.ndimage import distance_transform_edt
 
-    background = measure_read_noise(shards, split, max_fields)
+    reads = {margin: [] for margin in MARGINS}
     levels, noise, floors, seen = [], [], [], 0
-    for condition, target in _fields(shards, split, max_fields):
+    for condition, target in _fields(shards, split, max_fields):  # one pass: read and shot
         seen += 1
         foreground = _foreground(condition)
+        outside = distance_transform_edt(~foreground)
+        _add_read_levels(reads, target, outside)
         level, residual = interior_noise(target, distance_transform_edt(foreground) > INTERIOR)
         levels.append(level)
         noise.append(residual)
-        outside = distance_transform_edt(~foreground) > INTERIOR
-        if outside.any():
-            floors.append(float(np.median(np.asarray(target)[outside])))
+        if (outside > INTERIOR).any():
+            floors.append(float(np.median(np.asarray(target)[outside > INTERIOR])))
+    background = _median_read(reads, seen, shards, split)
     levels, noise = np.concatenate(levels), np.concatenate(noise)
     if levels.size < MIN_INTERIOR or not floors:
         log.info("camera shot noise left to training: %d %s fields of %s hold %d pixels over %d px inside an "
@@ -215,11 +217,21 @@ def measure_read_noise(shards, split="train", max_fields=64):
     levels, seen = {margin: [] for margin in MARGINS}, 0
     for condition, target in _fields(shards, split, max_fields):
         seen += 1
-        distance = distance_transform_edt(~_foreground(condition))  # one transform for every margin
-        for margin in MARGINS:
-            level = _read_noise(target, distance > margin)
-            if level is not None:
-                levels[margin].append(level)
+        _add_read_levels(levels, target, distance_transform_edt(~_foreground(condition)))
+    return _median_read(levels, seen, shards, split)
+
+
+def _add_read_levels(levels, target, outside):
+    """Append one field's `_read_noise` at every margin to `levels` {margin: [...]}, from its
+    distance to the nearest labelled pixel (`outside`): one transform for every margin."""
+    for margin in MARGINS:
+        level = _read_noise(target, outside > margin)
+        if level is not None:
+            levels[margin].append(level)
+
+
+def _median_read(levels, seen, shards, split):
+    """The median read noise at the widest margin that some field had; the one-line error if none."""
     margin = next((margin for margin in MARGINS if levels[margin]), None)
     if margin is None:
         raise ValueError(f"{shards}: no {split} field has {MIN_PAIRS} neighbour pairs {MARGINS[-1]} px or more "

@@ -37,6 +37,9 @@ def add_parser(subparsers):
                         help="Inception FID/KID, C2ST, cell features, spectra and diversity on whole fields")
     parser.add_argument("--c2st-steps", type=integer, default=300, help="training steps of the C2ST CNN (0: skip it)")
     parser.add_argument("--tile", type=integer, default=None, help="realism tile size (default 128)")
+    parser.add_argument("--draws", type=integer, default=4,
+                        help="draws of every mask (and train subsets for the floor) whose checkerboard peaks are "
+                             "averaged: one draw of a few dozen fields moves the peak by tenths of a dB")
     parser.add_argument("--inception-weights", default=None, help=argparse.SUPPRESS)  # superseded by the installed FID network
     parser.add_argument("--tracking", choices=("mlflow", "none"), default="mlflow")
     parser.set_defaults(func=run)
@@ -46,7 +49,7 @@ def add_parser(subparsers):
 def run(args):
     from cig_k3.evaluation.realism import RealismOptions
 
-    options = RealismOptions(tile=args.tile, cnn_steps=args.c2st_steps)
+    options = RealismOptions(tile=args.tile, cnn_steps=args.c2st_steps, draws=args.draws)
     if args.images:
         out = Path(args.out) if args.out else None
         tracked = None

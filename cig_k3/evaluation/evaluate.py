@@ -135,6 +135,7 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
     from cig_k3.evaluation.conditioning import generator_inputs, takes_style
     from cig_k3.evaluation.features import encoder_extractor
     from cig_k3.evaluation.judge import judge_encoder, load_judge
+    from cig_k3.evaluation.realism import RealismOptions
     from cig_k3.evaluation.segmentation import mask_consistency
     from cig_k3.export import load_generator
 
@@ -185,16 +186,21 @@ def evaluate_run(run_dir, shards, split="test", out=None, tracked=None, crop=Non
         styles = [reference.images[(i + 1) % len(reference)] for i in range(len(reference))] \
             if takes_style(generator) else None
         tile = config.get("data", {}).get("crop") or 256
-        # One draw per mask with dropout / noise on, as `cig generate --samples K` draws them: a
-        # generator whose texture comes from its noise shows that texture here.
-        generated = generate_fields(generator, reference.conditions, styles=styles, tile=max(tile, 128), sample=True,
-                                    instances=reference.instances)
+        options = realism_options or RealismOptions()
+        # Draws with dropout / noise on, as `cig generate --samples K` draws them: a generator
+        # whose texture comes from its noise shows that texture here. Draw 0 of every mask is
+        # what every metric scores; the first masks' K draws give the diversity, and every
+        # draw the checkerboard peak (RealismOptions.draws).
         count = min(diversity_masks, len(reference))
-        sampled = generate_fields(generator, reference.conditions[:count], styles=styles and styles[:count],
-                                  tile=max(tile, 128), samples=min(max(2, samples), 4),
-                                  instances=reference.instances and reference.instances[:count]) if count else None
+        per_mask = min(max(2, samples), 4) if count else 1
+        fields = generate_fields(generator, reference.conditions, styles=styles, tile=max(tile, 128),
+                                 samples=max(per_mask, options.draws), sample=True, instances=reference.instances)
+        fields = [field if field.ndim == 4 else field[None] for field in fields]
+        generated = [field[0] for field in fields]
+        sampled = [field[:per_mask] for field in fields[:count]] if count else None
+        more = {"generated": [[field[k] for field in fields] for k in range(1, min(options.draws, len(fields[0])))]}
         results["realism"], figures = _realism(shards, split, reference, generated, sampled, out,
-                                               realism_options, channel_names)
+                                               options, channel_names, more)
     results["headline"] = _headline(results)
     _write(out, results, examples, figures, tracked, split)
     return _plain(_report_view(results))
@@ -206,24 +212,28 @@ def _reference_fields(shards, split, max_fields):
     return load_fields(shards, split, count=max_fields)
 
 
-def _train_fields(shards, count):
-    """The train split's fields for the floor and the flat baseline (None when it has none)."""
-    from cig_k3.evaluation.realism import load_fields
+def _train_fields(shards, count, draws):
+    """The train split's fields for the floor and the flat baseline, and further disjoint
+    subsets for the floor's per-draw metrics: (train, [image list, ...]), or (None, []) when
+    the split holds none."""
+    from cig_k3.evaluation.realism import load_floor
 
     try:
-        return load_fields(shards, "train", count=count, with_conditions=False)
+        return load_floor(shards, count, draws)
     except ValueError as error:
         log.warning("no floor or flat baseline: %s", error)
-        return None
+        return None, []
 
 
-def _realism(shards, split, reference, generated, sampled, out, options, channel_names):
-    """Realism of `generated` per image channel; returns (results, [(name, figure file)])."""
+def _realism(shards, split, reference, generated, sampled, out, options, channel_names, more=None):
+    """Realism of `generated` per image channel; returns (results, [(name, figure file)]).
+    `more`: {"generated": further draws}, averaged into the per-draw metrics."""
     from cig_k3.evaluation import realism as realism_module
     from cig_k3.evaluation import report
 
     options = options or realism_module.RealismOptions()
-    train = _train_fields(shards, len(reference)) if split != "train" else None
+    train, floor_more = _train_fields(shards, len(reference), options.draws) if split != "train" else (None, [])
+    more = {**(more or {}), **({"floor": floor_more} if floor_more else {})}
     channels = reference.images[0].shape[-1]
     names = list(channel_names or [f"channel{c}" for c in range(channels)])
     per_channel = {}
@@ -233,7 +243,7 @@ def _realism(shards, split, reference, generated, sampled, out, options, channel
         measured = realism_module.realism_suite(
             reference, {"generated": generated}, train=train, options=channel_options,
             samples={"images": sampled} if sampled is not None else None,
-            cache=Path(shards) / "realism_cache")
+            cache=Path(shards) / "realism_cache", more=more)
         per_channel[names[channel]] = measured
         suffix = "" if channels == 1 else f"_{names[channel]}"
         figures += report.realism_figures(out, measured, reference, generated, sampled, channel, suffix)

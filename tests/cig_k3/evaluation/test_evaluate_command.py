@@ -69,4 +69,5 @@ def test_evaluate_style_taking_generator(tmp_path):
     assert {"fid_inception", "c2st_logistic", "c2st_cnn", "spectral_distance", "diversity_ratio"} <= set(
         sets["generated"])
     assert results["headline"]["fid_inception_floor"] == sets["floor"]["fid_inception"]
+    assert len(sets["generated"]["checkerboard_peaks"]) == options.draws  # every draw's peak, averaged
     assert (run / "evaluation" / "samples.png").exists()

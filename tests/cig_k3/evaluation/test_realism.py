@@ -48,6 +48,41 @@ def test_load_fields_gives_whole_fields_with_masks(realism_shards):
 
 
 @pytest.mark.backend_independent
+def test_load_floor_adds_disjoint_train_subsets_to_the_usual_floor(realism_shards):
+    floor = realism.load_fields(realism_shards, "train", count=5, with_conditions=False)
+    train, more = realism.load_floor(realism_shards, 5, draws=4)
+    assert train.keys == floor.keys and len(more) == 3
+    every = realism.load_fields(realism_shards, "train", with_conditions=False)
+    index = {image.tobytes(): key for key, image in zip(every.keys, every.images)}
+    keys = [[index[image.tobytes()] for image in images] for images in more]
+    assert all(len(group) == 5 for group in keys)
+    flat = [key for group in [train.keys, *keys] for key in group]
+    assert len(set(flat)) == len(flat) == 20  # none twice: each subset is new real fields
+    assert realism.load_floor(realism_shards, 5, draws=1)[1] == []
+    whole, none = realism.load_floor(realism_shards, len(every), draws=4)
+    assert len(whole) == len(every) and none == []
+
+
+@pytest.mark.backend_independent
+def test_checkerboard_peak_is_averaged_over_draws(realism_shards):
+    """Draw 0 scores exactly the reference's peak; a second draw carrying a period-2 pattern
+    raises the averaged peak to the mean of the two, and the excess with it."""
+    reference = realism.load_fields(realism_shards, "test", count=6)
+    rows, columns = np.indices(reference.images[0].shape[:2])
+    checker = (0.2 * (-1.0) ** (rows + columns))[..., None].astype(np.float32)
+    marked = [np.clip(image + checker, -1, 1) for image in reference.images]
+    results = realism.realism_suite(reference, {"generated": list(reference.images)},
+                                    options=realism.RealismOptions(tile=32, cnn_steps=0),
+                                    more={"generated": [marked]})
+    generated = results["sets"]["generated"]
+    plain, checkered = generated["checkerboard_peaks"]
+    assert checkered > plain + 10.0
+    assert generated["checkerboard_peak"] == pytest.approx((plain + checkered) / 2)
+    assert generated["checkerboard_excess"] == pytest.approx((checkered - plain) / 2)
+    assert results["sets"]["blurred"]["checkerboard_peaks"] == [results["sets"]["blurred"]["checkerboard_peak"]]
+
+
+@pytest.mark.backend_independent
 def test_evaluate_images_scores_real_test_images_like_real(realism_shards, tmp_path, capsys):
     """`cig evaluate --images` on the real test images themselves: C2ST ~ 0.5 and FID 0, below
     the floor; both baselines worse than the floor on FID, spectra and cell features; a file of
@@ -79,6 +114,8 @@ def test_evaluate_images_scores_real_test_images_like_real(realism_shards, tmp_p
     assert sets["generated"]["fid_inception"] == pytest.approx(0.0, abs=1e-6)
     assert sets["generated"]["c2st_logistic"] == pytest.approx(0.5, abs=0.05)
     assert sets["generated"]["cell_fd"] == pytest.approx(0.0, abs=1e-6)
+    # The floor's checkerboard peak is averaged over disjoint train subsets; a folder is one draw.
+    assert len(sets["floor"]["checkerboard_peaks"]) == 4 and len(sets["generated"]["checkerboard_peaks"]) == 1
     for baseline in ("flat", "blurred"):
         assert sets[baseline]["fid_inception"] > sets["floor"]["fid_inception"]
         assert sets[baseline]["spectral_distance"] > sets["floor"]["spectral_distance"]

@@ -2,10 +2,12 @@
 
 Each part of a generated field in turn gets the real field's fine detail (its high-pass
 residual, what a Gaussian of `--sigma` px removes) in place of its own, the rest left as
-drawn; the whole background is also swapped for the real one. Where a swap moves FID and
+drawn; then, the other way round, the real field's coarse part (the Gaussian's output: each
+nucleus's brightness and shading, the glow around it) under the generated detail; the whole
+background is also swapped for the real one. Where a swap moves FID and
 C2ST most toward the real-vs-real floor, that part is what the Inception classifier reads.
 The parts, by distance d to the nearest nucleus: background (d > 3 px), rim (0 < d <= 3),
-nuclei (inside a mask). The same masks and draws throughout, as `cig evaluate` draws them.
+nuclei (inside a mask), and everywhere. The same masks and draws throughout, as `cig evaluate` draws them.
 
 It also prints the noise statistics of the far background (over 10 px from any nucleus),
 real against generated (median over fields, real IQR): the high-pass standard deviation
@@ -52,9 +54,12 @@ def high_pass(image, sigma):
     return image - gaussian_filter(image, sigma)
 
 
-def swapped(generated, real, where, sigma):
-    """`generated` with `real`'s high-pass residual where `where` holds."""
+def swapped(generated, real, where, sigma, coarse=False):
+    """`generated` with `real`'s high-pass residual where `where` holds (`coarse`: with its
+    low-pass part instead, the generated residual kept)."""
     detail = high_pass(real, sigma) - high_pass(generated, sigma)
+    if coarse:
+        detail = (np.asarray(real, np.float64)[..., 0] - np.asarray(generated, np.float64)[..., 0]) - detail
     return (generated + np.where(where, detail, 0.0)[..., None]).astype(np.float32)
 
 
@@ -145,7 +150,7 @@ def main(argv=None):
         drawn[f"camera read {levels['read']:g} shot {levels['shot']:g}"] = draw(with_camera(load_generator(run), levels))
     distance = [distance_transform_edt(ids == 0) for ids in reference.instances]
     parts = {"background (d > 3)": lambda d: d > RIM, "rim (0 < d <= 3)": lambda d: (d > 0) & (d <= RIM),
-             "nuclei": lambda d: d == 0}
+             "nuclei": lambda d: d == 0, "everywhere": lambda d: d >= 0}
     real = [noise_statistics(r, d > FAR, args.sigma) for r, d in zip(reference.images, distance)]
     fake = {name: [noise_statistics(g, d > FAR, args.sigma) for g, d in zip(images, distance)]
             for name, images in drawn.items()}
@@ -173,9 +178,10 @@ def main(argv=None):
     if args.statistics_only:
         return 0
     sets = dict(drawn)
-    for name, where in parts.items():
-        sets[f"real detail: {name}"] = [swapped(g, r, where(d), args.sigma)
-                                        for g, r, d in zip(generated, reference.images, distance)]
+    for kind in ("detail", "coarse"):
+        for name, where in parts.items():
+            sets[f"real {kind}: {name}"] = [swapped(g, r, where(d), args.sigma, coarse=kind == "coarse")
+                                            for g, r, d in zip(generated, reference.images, distance)]
     sets["real background, whole"] = [np.where((d > 0)[..., None], r, g).astype(np.float32)
                                       for g, r, d in zip(generated, reference.images, distance)]
     results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),

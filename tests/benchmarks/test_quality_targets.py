@@ -37,7 +37,7 @@ def test_misses_and_gaps_are_named():
     # Offsets are signed: 0.6 IQR below the real median misses as 0.6 above does.
     assert verdicts({**row, "nuclei_cv_offset": -0.6})["nuclei CV median within 0.5 real IQR"] == "missed"
     assert result["worst cell feature within 1 IQR (W1 / IQR)"] == "missed"
-    assert result["checkerboard excess (dB) no higher than real vs real"] == "missed"
+    assert result["checkerboard excess (dB), mean over draws, no higher than real vs real"] == "missed"
     assert result["diversity ratio at least 0.25"] == "met"
     assert result["synthetic / real Dice ratio at least 0.95"] == "not measured"  # NaN: not trained
     assert result["synthetic / real AP@0.5 ratio at least 0.9"] == "not measured"

@@ -32,6 +32,7 @@ ACTIVATIONS = ("tanh", "linear")
 # What reads each instance's features from the real image: pix2pixHD's learned encoder, or
 # the instance's own intensity statistics (`InstanceIntensity`).
 ENCODERS = ("learned", "intensity")
+FEATURE_DRAWS = ("clusters", "fields")
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -198,6 +199,12 @@ class InstanceUNetGenerator(keras.Model):
         encoder_filters, encoder_downsamples, encoder_activation, encoder_norm: of the
             `InstanceFeatureEncoder`.
         seed: seed of the U-Net's noise layers.
+        feature_draw: how features are drawn without a real image: "clusters" (each object one
+            k-means centre, pix2pixHD) or "fields" (each field picks one train field of a bank
+            kept in the model, and each of its objects the features of one of that field's
+            objects: objects of one field share its exposure and staining, as real ones do).
+        bank_fields, bank_instances: the bank's size for "fields" (fields, objects per field;
+            larger fields keep a random subset of their objects).
         **unet_args: every other `UNetGenerator` argument (base_filters, depth, upsample,
             noise, latent_dim, ...).
 
@@ -217,13 +224,17 @@ class InstanceUNetGenerator(keras.Model):
 
     def __init__(self, in_channels=3, out_channels=1, feature_dim=3, num_clusters=10, max_instances=256,
                  encoder_filters=16, encoder_downsamples=2, encoder_activation="tanh", encoder_norm="none",
-                 encoder="learned", seed=None, **kwargs):
+                 encoder="learned", seed=None, feature_draw="clusters", bank_fields=128, bank_instances=128,
+                 **kwargs):
         if int(feature_dim) < 1 or int(num_clusters) < 1:
             raise ValueError(f"feature_dim={feature_dim} and num_clusters={num_clusters} in the instance "
                              "generator's generator_args must be >= 1")
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r} in the instance generator's generator_args; "
                              f"choose one of {ENCODERS}")
+        if feature_draw not in FEATURE_DRAWS:
+            raise ValueError(f"unknown feature_draw {feature_draw!r} in the instance generator's generator_args; "
+                             f"choose one of {FEATURE_DRAWS}")
         if encoder == "intensity" and int(feature_dim) != 2 * out_channels:
             raise ValueError(f"feature_dim={feature_dim} in the instance generator's generator_args: the "
                              f"intensity encoder gives a mean and a standard deviation per channel, "
@@ -247,6 +258,14 @@ class InstanceUNetGenerator(keras.Model):
         # Each centre's share of the training instances: the draw's probabilities.
         self.cluster_weights = self.add_weight(shape=(int(num_clusters),), initializer="ones", trainable=False,
                                                dtype="float32", name="cluster_weights")
+        self.feature_draw = feature_draw
+        self.bank_fields, self.bank_instances = int(bank_fields), int(bank_instances)
+        if feature_draw == "fields":  # only then: files saved without a bank load as before
+            self.feature_bank = self.add_weight(
+                shape=(self.bank_fields, self.bank_instances, int(feature_dim)), initializer="zeros",
+                trainable=False, dtype="float32", name="feature_bank")
+            self.bank_counts = self.add_weight(shape=(self.bank_fields,), initializer="zeros", trainable=False,
+                                               dtype="float32", name="bank_counts")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.feature_dim = int(feature_dim)
@@ -335,13 +354,44 @@ class InstanceUNetGenerator(keras.Model):
         log.info("instance features: %d clusters from %d instances", count, len(features))
         return centres
 
-    def sample_features(self, instances, seed=0):
-        """Per-instance features (N, max id + 1, feature_dim) float32 drawn from the cluster
-        centres: id i of image n takes centre `cluster_choice(i, seed, cluster_weights)`, each
-        centre as often as its cluster among the training instances (`seed` one integer, or
-        one per image); row 0 is 0.
+    def fit_bank(self, fields, seed=0):
+        """Fill the feature bank ("fields" draw) from `fields`, a list of (n_i, feature_dim)
+        per-instance features, one array per train field: up to `bank_fields` fields with
+        objects, chosen at random, each with up to `bank_instances` of its objects. Returns
+        the number of fields kept; does nothing (0) for the "clusters" draw."""
+        if self.feature_draw != "fields":
+            return 0
+        rng = np.random.default_rng(seed)
+        fields = [np.asarray(f, np.float64).reshape(-1, self.feature_dim) for f in fields]
+        fields = [f[np.all(np.isfinite(f), axis=1)] for f in fields]
+        fields = [f for f in fields if len(f)]
+        if not fields:
+            raise ValueError("fit_bank got no instance features: the training fields hold no labelled objects")
+        chosen = np.sort(rng.choice(len(fields), size=min(len(fields), self.bank_fields), replace=False))
+        bank = np.zeros((self.bank_fields, self.bank_instances, self.feature_dim), np.float32)
+        counts = np.zeros(self.bank_fields, np.float32)
+        for slot, index in enumerate(chosen):
+            rows = fields[index]
+            if len(rows) > self.bank_instances:
+                rows = rows[np.sort(rng.choice(len(rows), size=self.bank_instances, replace=False))]
+            bank[slot, :len(rows)] = rows
+            counts[slot] = len(rows)
+        self.feature_bank.assign(bank)
+        self.bank_counts.assign(counts)
+        log.info("instance features: a bank of %d fields, %d objects", len(chosen), int(counts.sum()))
+        return len(chosen)
 
-        Raises a one-line ValueError when the centres were never fitted."""
+    def sample_features(self, instances, seed=0):
+        """Per-instance features (N, max id + 1, feature_dim) float32, drawn without a real
+        image (`seed` one integer, or one per image); row 0 is 0.
+
+        "clusters": id i of image n takes centre `cluster_choice(i, seed, cluster_weights)`,
+        each centre as often as its cluster among the training instances. "fields": image n
+        takes bank field `cluster_choice(0, seed, fields kept)` (row 0 is the background's, so
+        its draw is free), and id i that field's object `cluster_choice(i, seed, its objects)`.
+        Pure functions of (seed, id): one object gets one feature in every tile.
+
+        Raises a one-line ValueError when the centres (or the bank) were never fitted."""
         if not self.fitted:
             raise ValueError(f"generator {self.name!r} has no fitted instance-feature clusters; it was saved "
                              "before fit_clusters ran (cig train fits them when training ends)")
@@ -349,11 +399,22 @@ class InstanceUNetGenerator(keras.Model):
         if instances.ndim == 4:
             instances = instances[..., 0]
         rows = int(instances.max(initial=0)) + 1
-        centres = ops.convert_to_numpy(self.cluster_centres)
         seeds = np.broadcast_to(np.asarray(seed, dtype=np.int64), (len(instances),))
-        weights = ops.convert_to_numpy(self.cluster_weights)
-        tables = np.stack([centres[cluster_choice(np.arange(rows), image_seed, weights)]
-                           for image_seed in seeds]).astype(np.float32)
+        if self.feature_draw == "fields":
+            bank, counts = ops.convert_to_numpy(self.feature_bank), ops.convert_to_numpy(self.bank_counts)
+            if counts.sum() <= 0:
+                raise ValueError(f"generator {self.name!r} draws features from fields but its bank is empty; it "
+                                 "was saved before fit_bank ran (cig train fills it when training ends)")
+            tables = []
+            for image_seed in seeds:
+                field = int(cluster_choice(np.zeros(1), image_seed, (counts > 0).astype(np.float64))[0])
+                tables.append(bank[field][cluster_choice(np.arange(rows), image_seed, np.ones(int(counts[field])))])
+            tables = np.stack(tables).astype(np.float32)
+        else:
+            centres = ops.convert_to_numpy(self.cluster_centres)
+            weights = ops.convert_to_numpy(self.cluster_weights)
+            tables = np.stack([centres[cluster_choice(np.arange(rows), image_seed, weights)]
+                               for image_seed in seeds]).astype(np.float32)
         tables[:, 0] = 0.0
         return tables
 
@@ -363,7 +424,9 @@ class InstanceUNetGenerator(keras.Model):
             "out_channels": self.out_channels, "feature_dim": self.feature_dim, "num_clusters": self.num_clusters,
             "max_instances": self.max_instances, "encoder_filters": self.encoder_filters,
             "encoder_downsamples": self.encoder_downsamples, "encoder_activation": self.encoder_activation,
-            "encoder_norm": self.encoder_norm, "encoder": self.encoder_kind, "seed": self.seed, **self.unet_args,
+            "encoder_norm": self.encoder_norm, "encoder": self.encoder_kind, "seed": self.seed,
+            "feature_draw": self.feature_draw, "bank_fields": self.bank_fields, "bank_instances": self.bank_instances,
+            **self.unet_args,
         }
 
     @classmethod

@@ -59,8 +59,10 @@ def fit_instance_clusters(generator, shards, seed=0, max_fields=128):
         image, ids = _padded(np.asarray(target[0], np.float32), np.asarray(instances[0]), multiple)
         feature_map = keras.ops.convert_to_numpy(generator.feature_map(image[None], training=False))[0]
         features.append(generator.instance_features(instance_means(feature_map, ids)))
+    per_field = features
     features = np.concatenate(features) if features else np.zeros((0, generator.feature_dim))
     generator.fit_clusters(features, seed=seed)
+    generator.fit_bank(per_field, seed=seed)
     log.info("fitted %d instance-feature clusters on %d instances of %d train fields of %s",
              generator.num_clusters, len(features), min(index + 1, max_fields) if features.size else 0, shards)
     return len(features)

@@ -139,6 +139,38 @@ def test_seeds_draw_per_instance_features_from_the_centres():
         tiny().sample_features(ids)
 
 
+def test_fields_draw_gives_each_image_one_train_field_and_round_trips(tmp_path):
+    """feature_draw "fields": every object of an image takes the features of an object of one
+    bank field (fields differ by tens, objects within one by tenths); which field follows the
+    seed; the bank keeps at most bank_instances objects a field and travels in the file."""
+    generator = tiny(feature_draw="fields", bank_fields=4, bank_instances=5)
+    fields = [np.stack([10.0 * f + 0.1 * np.arange(n), np.full(n, -f), np.zeros(n)], axis=1)
+              for f, n in ((1, 3), (2, 7), (3, 0), (4, 2))]
+    generator.fit_clusters(np.concatenate(fields))
+    with pytest.raises(ValueError, match="bank is empty"):
+        generator.sample_features(np.ones((1, 2, 2), "int32"))
+    assert generator.fit_bank(fields) == 3
+    assert sorted(numpy(generator.bank_counts).tolist()) == [0.0, 2.0, 3.0, 5.0]
+    ids = np.arange(21, dtype="int32").reshape(1, 3, 7)
+    chosen = set()
+    for seed in range(30):
+        table = generator.sample_features(ids, seed)[0]
+        assert not table[0].any()
+        field = int(round(table[1, 0] // 10))
+        chosen.add(field)
+        assert set(np.floor(table[1:, 0] / 10).round().astype(int)) == {field}  # one field for the image
+        rows = fields[field - 1][:, 0]
+        assert all(np.abs(rows - value).min() < 1e-5 for value in table[1:, 0])
+    assert chosen == {1, 2, 4}  # every field with objects, none without
+    np.testing.assert_array_equal(generator.sample_features(ids, 5), generator.sample_features(ids, 5))
+    generator.save(tmp_path / "fields.keras")
+    loaded = keras.saving.load_model(tmp_path / "fields.keras", safe_mode=True)
+    assert loaded.get_config()["feature_draw"] == "fields"
+    np.testing.assert_array_equal(loaded.sample_features(ids, 11), generator.sample_features(ids, 11))
+    with pytest.raises(ValueError, match="feature_draw"):
+        tiny(feature_draw="nuclei")
+
+
 def test_keras_round_trip_in_a_fresh_process_keeps_the_centres(tmp_path):
     generator = fitted(seed=3)
     for variable in generator.trainable_variables:  # non-zero everywhere: the file must carry them

@@ -1,0 +1,147 @@
+"""How an instance generator's per-nucleus features should be drawn: clusters or real fields.
+
+An `InstanceUNetGenerator` (the `realistic-instance` preset) paints each nucleus's intensity
+mean and standard deviation over it before the U-Net draws. Without a real image they are
+drawn; this scores the same trained generator, the same test masks and the same noise, with
+the features drawn four ways:
+
+- `clusters`: each nucleus one of the k-means centres, as often as its cluster (what `cig
+  generate` and `cig evaluate` do);
+- `train nuclei`: each nucleus the features of a random train nucleus (the whole empirical
+  distribution, no clustering);
+- `train field`: each field picks a random train field, and each of its nuclei the features
+  of one of that field's nuclei (exposure and staining shared within a field, as in real
+  ones);
+- `own (oracle)`: each test nucleus its own real features, the upper bound of any draw.
+
+Each set is scored with Inception FID and the logistic C2ST against the real test fields,
+next to the floor (real train vs test) and the flat-mask baseline, and with the spread of
+the nuclei's mean intensity within a field and between fields.
+
+    python benchmarks/instance_features.py --run runs/quality_shot/realistic-instance_bbbc039 \
+        --shards data/bbbc039 --out benchmarks/gallery/instance_features_bbbc039.png
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+
+def nucleus_statistics(image, instances):
+    """(ids, (n, 2) mean and standard deviation of `image` (H, W, 1) over each instance)."""
+    from scipy import ndimage
+
+    ids = np.unique(instances[instances > 0])
+    values = np.asarray(image, np.float64)[..., 0]
+    if not ids.size:
+        return ids, np.zeros((0, 2))
+    mean = ndimage.mean(values, instances, ids)
+    square = ndimage.mean(values ** 2, instances, ids)
+    return ids, np.stack([mean, np.sqrt(np.maximum(square - mean ** 2, 0.0))], axis=1)
+
+
+def feature_tables(mode, reference, train, model, seed=0):
+    """One (1, max id + 1, 2) table per reference field, drawn by `mode`."""
+    from cig_k3.inference.instances import sample_seed
+
+    rng = np.random.default_rng(seed)
+    per_field = [nucleus_statistics(image, ids)[1] for image, ids in zip(train.images, train.instances)]
+    per_field = [features for features in per_field if len(features)]
+    pooled = np.concatenate(per_field)
+    tables = []
+    for index, (image, instances) in enumerate(zip(reference.images, reference.instances)):
+        rows = int(instances.max(initial=0)) + 1
+        if mode == "clusters":
+            tables.append(model.sample_features(instances[None], seed=sample_seed(index, 0)))
+            continue
+        table = np.zeros((1, rows, 2), np.float32)
+        ids, own = nucleus_statistics(image, instances)
+        if mode == "own (oracle)":
+            table[0, ids] = own
+        elif mode == "train nuclei":
+            table[0, ids] = pooled[rng.integers(len(pooled), size=len(ids))]
+        elif mode == "train field":
+            source = per_field[rng.integers(len(per_field))]
+            table[0, ids] = source[rng.integers(len(source), size=len(ids))]
+        else:
+            raise ValueError(mode)
+        tables.append(table)
+    return tables
+
+
+def draw(model, reference, tables, tile):
+    from cig_k3.inference.instances import instance_function, with_instance_channel
+    from cig_k3.inference.tiling import predict_tiled
+    from cig_k3.layers import one_code_per_field, sampling
+
+    multiple = int(model.size_multiple)
+    fields = []
+    with sampling(model, enabled=True):
+        for index, (condition, instances, table) in enumerate(zip(reference.conditions, reference.instances, tables)):
+            field, _ = with_instance_channel(condition, instances)
+            run = instance_function(model, table, field.shape[-1] - 1)
+            with one_code_per_field(model, (index, 0)):
+                fields.append(predict_tiled(run, field, tile, min(32, tile // 2), multiple, batch_size=4))
+    return fields
+
+
+def brightness_spread(images, instances):
+    """(within-field std, between-field std) of the nuclei's mean intensity."""
+    means = [nucleus_statistics(image, ids)[1][:, 0] for image, ids in zip(images, instances)]
+    means = [m for m in means if len(m) > 1]
+    return float(np.median([m.std() for m in means])), float(np.std([m.mean() for m in means]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a run folder of an instance generator")
+    parser.add_argument("--shards", required=True)
+    parser.add_argument("--out", required=True, help="PNG: real and each draw, three fields")
+    parser.add_argument("--modes", nargs="*", default=["clusters", "train nuclei", "train field", "own (oracle)"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from cig_k3.evaluation.realism import RealismOptions, load_fields, realism_suite
+    from cig_k3.export import load_generator
+
+    run = Path(args.run)
+    crop = json.loads((run / "config.json").read_text())["data"]["crop"]
+    model = load_generator(run)
+    if not getattr(model, "takes_instances", False):
+        sys.exit(f"{run}: not an instance generator")
+    reference = load_fields(args.shards, "test")
+    train_all = load_fields(args.shards, "train", with_conditions=False)
+    train = load_fields(args.shards, "train", count=len(reference), with_conditions=False)
+    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all, model), max(crop, 128))
+            for mode in args.modes}
+    results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),
+                            cache=Path(args.shards) / "realism_cache")
+    spreads = {"real test": brightness_spread(reference.images, reference.instances),
+               "real train": brightness_spread(train.images, train.instances)}
+    spreads.update({mode: brightness_spread(images, reference.instances) for mode, images in sets.items()})
+    print(f"\n| {args.run}: features | FID | C2ST logistic | nuclei mean, std within a field | "
+          "between fields |\n|---|---|---|---|---|")
+    for name, metrics in results["sets"].items():
+        if name == "blurred":
+            continue
+        within, between = spreads.get({"floor": "real train"}.get(name, name), (None, None))
+        cells = [f"{within:.3f}", f"{between:.3f}"] if within is not None else ["", ""]
+        print(f"| {name} | {metrics['fid_inception']:.1f} | {metrics['c2st_logistic']:.3f} | " + " | ".join(cells) + " |")
+    within, between = spreads["real test"]
+    print(f"| real test | | | {within:.3f} | {between:.3f} |")
+    rows = [[reference.images[i]] + [sets[mode][i] for mode in args.modes] for i in range(3)]
+    _common.crop_grid(rows, ["real"] + list(args.modes), args.out, window=160)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

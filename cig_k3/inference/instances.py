@@ -2,9 +2,10 @@
 `cig evaluate`), pix2pixHD's inference.
 
 An `InstanceUNetGenerator` draws each object with a feature vector of its own. Without a
-real image, each instance of a field draws one of the generator's k-means cluster centres,
-chosen from (seed, sample, instance id) alone (`cluster_choice`): the field's whole table of
-features is made once and every tile reads its objects' rows from it, so an object cut by
+real image, each instance of a field draws one of the generator's k-means cluster centres
+(or, with `feature_draw: fields`, the features of an object of one train field the whole
+field draws), chosen from (seed, sample, instance id) alone (`cluster_choice`): the field's
+whole table of features is made once and every tile reads its objects' rows from it, so an object cut by
 a tile border gets one feature on both sides, and the field tiled or whole gives each object
 the same feature.
 

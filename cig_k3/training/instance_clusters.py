@@ -3,7 +3,8 @@
 pix2pixHD samples its instance features at inference from clusters of the features its
 encoder gives the training set's objects. `fit_instance_clusters` encodes whole train fields
 (no crops, no augmentation), averages the feature map inside every instance and hands the
-features to the generator's `fit_clusters`, whose centres are then saved with it.
+features to the generator's `fit_clusters`, whose centres are then saved with it, and
+each field's features to its `fit_bank` (the "fields" draw).
 """
 
 import logging

@@ -20,6 +20,11 @@ the nuclei's mean intensity within a field and between fields.
 
     python benchmarks/instance_features.py --run runs/quality_shot/realistic-instance_bbbc039 \
         --shards data/bbbc039 --out benchmarks/gallery/instance_features_bbbc039.png
+
+`--fields-run OUT` also writes a copy of the run whose generator draws with `feature_draw:
+fields` (the same weights, the bank filled from the train split as `cig train` fills it), for
+`cig evaluate` or `benchmarks/quality.py --reuse-runs`: the draw is an inference choice, so
+a run trained with either draw gives both.
 """
 
 import argparse
@@ -33,6 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+
+BANK = ("feature_bank", "bank_counts")
 
 
 def nucleus_statistics(image, instances):
@@ -100,14 +107,42 @@ def brightness_spread(images, instances):
     return float(np.median([m.std() for m in means])), float(np.std([m.mean() for m in means]))
 
 
+def write_fields_run(run, out, shards):
+    """`run`'s generator with feature_draw "fields" (its weights, its clusters and a bank fitted
+    on the train split of `shards`) and its config.json, written to `out`."""
+    from cig_k3.export import load_generator
+    from cig_k3.models import InstanceUNetGenerator
+    from cig_k3.training.instance_clusters import fit_instance_clusters
+
+    source = load_generator(run)
+    config = source.get_config() | {"feature_draw": "fields"}
+    generator = InstanceUNetGenerator.from_config(config)
+    # One construction order, so the same order of weights, less the bank's two.
+    targets = [weight for weight in generator.weights if weight.path.rsplit("/", 1)[-1] not in BANK]
+    for target, variable in zip(targets, source.weights, strict=True):
+        if tuple(target.shape) != tuple(variable.shape):
+            raise SystemExit(f"{run}: weight {variable.path} {variable.shape} does not match {target.path}")
+        target.assign(variable)
+    fit_instance_clusters(generator, shards)
+    out.mkdir(parents=True, exist_ok=True)
+    generator.save(out / "generator.keras")
+    run_config = json.loads((run / "config.json").read_text())
+    run_config["model"]["generator_args"]["feature_draw"] = "fields"
+    (out / "config.json").write_text(json.dumps(run_config, indent=1))
+    print(f"wrote {out} (feature_draw: fields)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a run folder of an instance generator")
     parser.add_argument("--shards", required=True)
     parser.add_argument("--out", required=True, help="PNG: real and each draw, three fields")
     parser.add_argument("--modes", nargs="*", default=["clusters", "train nuclei", "train field", "own (oracle)"])
+    parser.add_argument("--fields-run", default=None, help="also write the run drawn with feature_draw: fields here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.fields_run:
+        write_fields_run(Path(args.run), Path(args.fields_run), args.shards)
 
     from cig_k3.evaluation.realism import RealismOptions, load_fields, realism_suite
     from cig_k3.export import load_generator

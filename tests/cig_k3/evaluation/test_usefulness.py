@@ -36,3 +36,20 @@ def test_ratios_are_against_real_and_nan_when_real_scores_zero(synthetic_shards,
     assert results["synthetic_dice_foreground_ratio"] == 0.5
     assert results["real_plus_synthetic_dice_foreground_ratio"] == 1.5
     assert np.isnan(results["synthetic_ap_50_ratio"]) and np.isnan(results["real_plus_synthetic_ap_50_ratio"])
+
+
+def test_synthetic_pairs_are_draws_with_the_noise_on(synthetic_shards):
+    """The segmenter learns from what `cig generate` writes: two passes over the same batches
+    draw different images (a generator with noise; its mean image would repeat)."""
+    from cig_k3.data import BatchStream
+
+    generator = UNetGenerator(3, 1, base_filters=4, depth=2, dropout_layers=0, noise=True, camera_noise=True)
+    batches = list(BatchStream(synthetic_shards, split="train", batch_size=2, crop=32, seed=0).epoch(0))[:2]
+    first = [image for _, image in usefulness._synthetic(iter(batches), generator)]
+    again = [image for _, image in usefulness._synthetic(iter(batches), generator)]
+    assert len(first) == 2 and first[0].shape == (2, 32, 32, 1)
+    assert all(np.abs(a - b).max() > 1e-4 for a, b in zip(first, again))
+    import keras
+
+    mean = keras.ops.convert_to_numpy(generator(batches[0][0], training=False))
+    assert np.allclose(keras.ops.convert_to_numpy(generator(batches[0][0], training=False)), mean)  # it repeats

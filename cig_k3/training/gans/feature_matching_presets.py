@@ -129,7 +129,8 @@ def _with_instance_encoder(preset, encoder="intensity", feature_dim=2, num_clust
 # the real grain with noise-augmented targets, none on targets as recorded. Calibrated, 5400
 # steps reached the real grain strength and FID 34.3 (C2ST 0.971; checkerboard 0.35 dB). Its shot
 # noise, learned, went to 0; measured on the nuclei's interiors and fixed as well, 5400 steps
-# reached FID 23.7 and C2ST 0.896 (benchmarks/RESULTS.md, eighth session).
+# (44 min) reached FID 24.9 and C2ST 0.925, every issue-14 target but the C2ST (a first run of
+# the same config scored 23.7 and 0.896; benchmarks/RESULTS.md, eighth and ninth sessions).
 PRESETS["realistic-instance"] = _with_instance_encoder(PRESETS["realistic"])
 PRESETS["realistic-instance"]["model"]["generator_args"]["camera_noise"] = "calibrated"
 PRESETS["realistic-instance"]["optimizer"]["decay_fraction"] = 1 / 3

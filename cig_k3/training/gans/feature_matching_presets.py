@@ -93,6 +93,10 @@ def _with_style_encoder(preset, latent_dim=8, kl_weight=0.01, encoder_pooling="a
 # a style encoder (SPADE's multi-modal synthesis), so that exposure, background and texture
 # follow a real field; without a style, the code is drawn from N(0, I).
 PRESETS["realistic-style"] = _with_style_encoder(PRESETS["realistic"])
+# Its image ends with the camera's read and shot noise measured on the data, as the default's
+# does (`camera_noise: "calibrated"`): a field's style is its exposure and staining; its
+# grain is the camera's.
+PRESETS["realistic-style"]["model"]["generator_args"]["camera_noise"] = "calibrated"
 
 
 def _with_instance_encoder(preset, encoder="intensity", feature_dim=2, num_clusters=10):

@@ -34,7 +34,7 @@ def test_preset_is_realistic_plus_a_style_encoder():
     assert styled["model"]["generator"] == "style_unet" and plain["model"]["generator"] == "unet"
     assert styled["loss"]["extra"]["kl_weight"] == 0.01 and "kl_weight" not in plain["loss"]["extra"]
     assert styled["model"]["generator_args"] == {**plain["model"]["generator_args"], "latent_dim": 8,
-                                                 "encoder_pooling": "average_max"}
+                                                 "encoder_pooling": "average_max", "camera_noise": "calibrated"}
     assert styled["model"]["discriminator_args"] == plain["model"]["discriminator_args"]
 
 
@@ -87,3 +87,6 @@ def test_realistic_style_fits_and_logs_g_kl(synthetic_shards, tmp_path):
     assert history["g_kl"] > 0
     generator = load_generator(out / "generator.keras")
     assert type(generator).__name__ == "StyleUNetGenerator" and generator.latent_dim == 8
+    # The camera noise measured on the shards before training, in the run's config.
+    arguments = json.loads((out / "config.json").read_text())["model"]["generator_args"]
+    assert arguments["camera_noise"] == "calibrated" and arguments["camera_read"] > 0

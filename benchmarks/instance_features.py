@@ -43,33 +43,29 @@ BANK = ("feature_bank", "bank_counts")
 
 
 def nucleus_statistics(image, instances):
-    """(ids, (n, 2) mean and standard deviation of `image` (H, W, 1) over each instance)."""
-    from scipy import ndimage
+    """(ids, (n, 2) mean and standard deviation of `image` (H, W, 1) over each instance), as
+    the intensity encoder sees them (`instance_means` of the image and its square)."""
+    from cig_k3.models.instance_encoder import intensity_statistics
+    from cig_k3.training.instance_clusters import instance_means
 
+    image = np.asarray(image, np.float64)[..., :1]
     ids = np.unique(instances[instances > 0])
-    values = np.asarray(image, np.float64)[..., 0]
-    if not ids.size:
-        return ids, np.zeros((0, 2))
-    mean = ndimage.mean(values, instances, ids)
-    square = ndimage.mean(values ** 2, instances, ids)
-    return ids, np.stack([mean, np.sqrt(np.maximum(square - mean ** 2, 0.0))], axis=1)
+    return ids, intensity_statistics(instance_means(np.concatenate([image, image ** 2], axis=-1), instances))
 
 
-def feature_tables(mode, reference, train, model, seed=0):
-    """One (1, max id + 1, 2) table per reference field, drawn by `mode`."""
-    from cig_k3.inference.instances import sample_seed
-
-    rng = np.random.default_rng(seed)
+def feature_tables(mode, reference, train):
+    """One (1, max id + 1, 2) table per reference field drawn by `mode`, or None per field for
+    "clusters" (the generator's own draw)."""
+    rng = np.random.default_rng(0)
     per_field = [nucleus_statistics(image, ids)[1] for image, ids in zip(train.images, train.instances)]
     per_field = [features for features in per_field if len(features)]
     pooled = np.concatenate(per_field)
     tables = []
-    for index, (image, instances) in enumerate(zip(reference.images, reference.instances)):
-        rows = int(instances.max(initial=0)) + 1
+    for image, instances in zip(reference.images, reference.instances):
         if mode == "clusters":
-            tables.append(model.sample_features(instances[None], seed=sample_seed(index, 0)))
+            tables.append(None)
             continue
-        table = np.zeros((1, rows, 2), np.float32)
+        table = np.zeros((1, int(instances.max(initial=0)) + 1, 2), np.float32)
         ids, own = nucleus_statistics(image, instances)
         if mode == "own (oracle)":
             table[0, ids] = own
@@ -85,19 +81,13 @@ def feature_tables(mode, reference, train, model, seed=0):
 
 
 def draw(model, reference, tables, tile):
-    from cig_k3.inference.instances import instance_function, with_instance_channel
-    from cig_k3.inference.tiling import predict_tiled
-    from cig_k3.layers import one_code_per_field, sampling
+    """Field n drawn as `cig evaluate` draws it (seed n, noise on), with its `tables[n]`."""
+    from cig_k3.inference.instances import generate_with_instances
 
-    multiple = int(model.size_multiple)
-    fields = []
-    with sampling(model, enabled=True):
-        for index, (condition, instances, table) in enumerate(zip(reference.conditions, reference.instances, tables)):
-            field, _ = with_instance_channel(condition, instances)
-            run = instance_function(model, table, field.shape[-1] - 1)
-            with one_code_per_field(model, (index, 0)):
-                fields.append(predict_tiled(run, field, tile, min(32, tile // 2), multiple, batch_size=4))
-    return fields
+    return [generate_with_instances(model, condition, instances, tile, 32, seed=index, sample=True,
+                                    features=table)[0]
+            for index, (condition, instances, table) in enumerate(zip(reference.conditions, reference.instances,
+                                                                      tables))]
 
 
 def brightness_spread(images, instances):
@@ -144,7 +134,7 @@ def main(argv=None):
     if args.fields_run:
         write_fields_run(Path(args.run), Path(args.fields_run), args.shards)
 
-    from cig_k3.evaluation.realism import RealismOptions, load_fields, realism_suite
+    from cig_k3.evaluation.realism import RealismOptions, chosen_fields, load_fields, realism_suite
     from cig_k3.export import load_generator
 
     run = Path(args.run)
@@ -154,8 +144,9 @@ def main(argv=None):
         sys.exit(f"{run}: not an instance generator")
     reference = load_fields(args.shards, "test")
     train_all = load_fields(args.shards, "train", with_conditions=False)
-    train = load_fields(args.shards, "train", count=len(reference), with_conditions=False)
-    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all, model), max(crop, 128))
+    count = min(len(reference), len(train_all))  # the floor's fields, as realism.load_floor picks them
+    train = train_all.subset(chosen_fields(len(train_all), count)) if count < len(train_all) else train_all
+    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all), max(crop, 128))
             for mode in args.modes}
     results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),
                             cache=Path(args.shards) / "realism_cache")

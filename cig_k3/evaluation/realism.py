@@ -115,11 +115,13 @@ def load_fields(shards, split, count=None, seed=0, with_conditions=True):
         raise ValueError(f"split {split!r} of {shards} holds no fields to evaluate")
     fields = FieldSet(keys, images, instances or None, conditions if with_conditions else None)
     if count is not None and count < len(fields):
-        fields = fields.subset(_chosen(len(fields), count, seed))
+        fields = fields.subset(chosen_fields(len(fields), count, seed))
     return fields
 
 
-def _chosen(total, count, seed):
+def chosen_fields(total, count, seed=0):
+    """The sorted indices of the `count` of `total` fields that `load_fields(count=count,
+    seed=seed)` keeps."""
     return np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
 
 
@@ -135,7 +137,7 @@ def load_floor(shards, count, draws=1, seed=0):
     every = load_fields(shards, "train", with_conditions=False)
     if count >= len(every):
         return every, []
-    chosen = _chosen(len(every), count, seed)
+    chosen = chosen_fields(len(every), count, seed)
     rest = np.setdiff1d(np.arange(len(every)), chosen)
     more = [[every.images[i] for i in rest[k * count:(k + 1) * count]]
             for k in range(min(max(draws, 1) - 1, len(rest) // count))]

@@ -65,11 +65,12 @@ def instance_function(model, features, in_channels):
 
 
 def generate_with_instances(model, condition, instances, tile, overlap, samples=1, seed=0, batch_size=4,
-                            sample=False):
+                            sample=False, features=None):
     """[-1, 1] images for one condition (H, W, C) whose objects are `instances` (H, W) int (or
     None: found in the condition): a list of `samples` H x W x out_channels arrays.
 
-    Sample k draws the features with `sample_seed(seed, k)` and, with samples >= 2 (or
+    Sample k draws the features with `sample_seed(seed, k)` (or takes `features`, a (1, M,
+    feature_dim) table whose row i is id i's, in every sample) and, with samples >= 2 (or
     `sample`), the generator's noise on (`cig_k3.layers.sampling`)."""
     from cig_k3.inference.tiling import predict_tiled
     from cig_k3.layers import one_code_per_field, sampling
@@ -81,8 +82,8 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
     images = []
     with sampling(model, enabled=sample or samples > 1):
         for k in range(max(1, int(samples))):
-            features = model.sample_features(instances[None], seed=sample_seed(seed, k))
-            run = instance_function(model, features, in_channels)
+            table = model.sample_features(instances[None], seed=sample_seed(seed, k)) if features is None else features
+            run = instance_function(model, table, in_channels)
             with one_code_per_field(model, (seed, k)):  # the U-Net's latent code: one per field
                 images.append(predict_tiled(run, field, tile, min(overlap, tile // 2), multiple,
                                             batch_size=batch_size))

@@ -204,12 +204,12 @@ def _tile_size(options, *field_sets):
     return min(options.tile or 128, smallest)
 
 
-def _tiles(fields, tile, channel, group_offset=0):
-    """(tiles (T, tile, tile, 1), group id per tile): non-overlapping tiles of each field."""
+def _tiles(images, tile, channel, group_offset=0):
+    """(tiles (T, tile, tile, 1), group id per tile): non-overlapping tiles of each image."""
     from cig_k3.evaluation.inception import tile_images
 
     tiles, groups = [], []
-    for index, image in enumerate(fields.images):
+    for index, image in enumerate(images):
         cut, _ = tile_images(np.asarray(image)[None, ..., channel:channel + 1], tile)
         tiles.append(cut)
         groups.append(np.full(len(cut), group_offset + index))
@@ -250,7 +250,7 @@ class _Measure:
         from cig_k3.evaluation import cell_features, spectrum
 
         self.options, self.tile, self.inception = options, tile, inception
-        self.tiles, self.groups = _tiles(reference, tile, options.channel)
+        self.tiles, self.groups = _tiles(reference.images, tile, options.channel)
         self.features = inception(self.tiles)
         self.spectrum = spectrum.radial_power_spectrum(self.tiles[..., 0])
         self.checkerboard = spectrum.checkerboard_peak(self.tiles[..., 0])
@@ -267,7 +267,7 @@ class _Measure:
         from cig_k3.evaluation.inception import protocol
 
         options = self.options
-        tiles, groups = _tiles(fields, self.tile, options.channel, group_offset=0 if same_fields else 10**6)
+        tiles, groups = _tiles(fields.images, self.tile, options.channel, group_offset=0 if same_fields else 10**6)
         features = self.inception(tiles)
         result = {"n_tiles": int(len(tiles)), "n_fields": len(fields)}
         inception = distances.fid_kid(self.features, features, features="inception_v3",
@@ -289,7 +289,7 @@ class _Measure:
         result["spectral_distance"] = spectrum.spectral_distance(self.tiles[..., 0], tiles[..., 0])
         peaks = [spectrum.checkerboard_peak(tiles[..., 0])["peak"]]
         for images in more:
-            extra, _ = _tiles(FieldSet([None] * len(images), list(images)), self.tile, options.channel)
+            extra, _ = _tiles(images, self.tile, options.channel)
             peaks.append(spectrum.checkerboard_peak(extra[..., 0])["peak"])
         result["checkerboard_peak"] = float(np.mean(peaks))
         result["checkerboard_peaks"] = [float(peak) for peak in peaks]

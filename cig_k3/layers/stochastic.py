@@ -3,11 +3,11 @@
 import contextlib
 
 from cig_k3.layers.dropout import MCDropout
-from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection
+from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection, Specks
 from cig_k3.layers.style_code import StyleSample
 
 # Layers that draw noise when training, and at inference only inside `sampling(model)`.
-STOCHASTIC_LAYERS = (MCDropout, NoiseInjection, LatentCode, StyleSample, CameraNoise)
+STOCHASTIC_LAYERS = (MCDropout, NoiseInjection, LatentCode, StyleSample, CameraNoise, Specks)
 
 
 def stochastic_layers(model):
@@ -18,7 +18,7 @@ def stochastic_layers(model):
 @contextlib.contextmanager
 def sampling(model, enabled=True):
     """Keep every noise layer of `model` (MCDropout, NoiseInjection, LatentCode, StyleSample,
-    CameraNoise) drawing at inference while the context is open (`enabled=False`: keep them
+    CameraNoise, Specks) drawing at inference while the context is open (`enabled=False`: keep them
     all off). Yields how many layers it switched."""
     layers = stochastic_layers(model)
     previous = [layer.sampling for layer in layers]

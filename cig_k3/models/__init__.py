@@ -2,7 +2,7 @@
 (`register_keras_serializable(package="cig_k3")` on each class), so that
 `keras.saving.load_model(path)` finds CIG classes without `custom_objects`."""
 
-from cig_k3.layers import CameraNoise, LatentCode, MCDropout, NoiseInjection, SubpixelUpsampling
+from cig_k3.layers import CameraNoise, LatentCode, MCDropout, NoiseInjection, Specks, SubpixelUpsampling
 from cig_k3.layers.attention import AttentionFusion
 from cig_k3.layers.spade import SPADE, NearestDownsample, SPADEResBlock
 from cig_k3.layers.style_code import StyleCode, StyleSample
@@ -33,7 +33,7 @@ CUSTOM_OBJECTS = {cls.__name__: cls for cls in [*GENERATORS.values(), *EXPORTED_
                                               MCDropout, DCGANEncoder,
                                               AttentionFusion, SPADE, SPADEResBlock, NearestDownsample,
                                               NoiseInjection, LatentCode, SubpixelUpsampling, StyleEncoder, StyleSample,
-                                              StyleCode, CameraNoise]}
+                                              StyleCode, CameraNoise, Specks]}
 
 
 def build_generator(name, **kwargs):

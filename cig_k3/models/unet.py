@@ -4,10 +4,12 @@ import keras
 
 from cig_k3.layers import MCDropout, normalization, phase_conv, upsampling
 from cig_k3.layers.blocks import HEAD_DTYPE
-from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection
+from cig_k3.layers.noise import CameraNoise, LatentCode, NoiseInjection, Specks
 
 # generator_args.camera_noise: off, learned sizes (True or "learned"), read noise measured on the data
 CAMERA_NOISE = (False, True, "learned", "calibrated")
+# generator_args.specks: off, or density and brightness measured on the data (never learned)
+SPECKS = (False, "calibrated")
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -65,6 +67,12 @@ class UNetGenerator(keras.Model):
             "calibrated", the learned read noise's start otherwise (None: 0.005).
         camera_shot: the shot-noise level (standard deviation at full brightness): fixed for
             "calibrated", the learned shot noise's start otherwise (None: 0.01).
+        specks: "calibrated": before the camera noise, add small bright specks (`Specks`,
+            debris) at `speck_density` with peak brightnesses drawn from `speck_amplitudes`,
+            which `cig train` measures on the train split's far background
+            (`camera_calibration.measure_specks`); False: none.
+        speck_density: probability that a pixel starts a speck.
+        speck_amplitudes: the specks' peak brightnesses (quantiles of the measured ones).
 
     Example:
         >>> generator = UNetGenerator(in_channels=3, out_channels=1, base_filters=8, depth=3)
@@ -96,6 +104,9 @@ class UNetGenerator(keras.Model):
         camera_noise=False,
         camera_read=None,
         camera_shot=None,
+        specks=False,
+        speck_density=None,
+        speck_amplitudes=None,
         **kwargs,
     ):
         if upsample not in upsampling.UPSAMPLINGS:
@@ -107,6 +118,11 @@ class UNetGenerator(keras.Model):
         if camera_noise == "calibrated" and camera_read is None:
             raise ValueError("camera_noise 'calibrated' in UNetGenerator's generator_args needs camera_read, the "
                              "read-noise level; cig train measures it on the train split's background")
+        if specks not in SPECKS:
+            raise ValueError(f"specks={specks!r} in UNetGenerator's generator_args; choose one of {SPECKS}")
+        if specks and (speck_density is None or not speck_amplitudes):
+            raise ValueError("specks 'calibrated' in UNetGenerator's generator_args needs speck_density and "
+                             "speck_amplitudes; cig train measures them on the train split's background")
         if int(latent_dim) < 0:
             raise ValueError(f"latent_dim={latent_dim} in UNetGenerator's generator_args must be >= 0")
         # Seeds of the new noise layers are offset from the dropout ones (seed + j).
@@ -149,6 +165,9 @@ class UNetGenerator(keras.Model):
         else:
             x = upsampling.upsample(x, out_channels, upsample, use_bias=True, dtype=HEAD_DTYPE, name="out")
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
+        if specks:
+            image = Specks(speck_density, speck_amplitudes, seed=offset_seed(5000), dtype="float32",
+                           name="specks")(image)
         if camera_noise:
             calibrated = camera_noise == "calibrated"
             learned = (() if camera_shot is not None else ("shot",)) if calibrated else ("read", "shot")
@@ -173,6 +192,9 @@ class UNetGenerator(keras.Model):
         self.camera_noise = camera_noise
         self.camera_read = None if camera_read is None else float(camera_read)
         self.camera_shot = None if camera_shot is None else float(camera_shot)
+        self.specks = specks
+        self.speck_density = None if speck_density is None else float(speck_density)
+        self.speck_amplitudes = None if speck_amplitudes is None else [float(value) for value in speck_amplitudes]
 
     @property
     def size_multiple(self):
@@ -199,6 +221,9 @@ class UNetGenerator(keras.Model):
             "camera_noise": self.camera_noise,
             "camera_read": self.camera_read,
             "camera_shot": self.camera_shot,
+            "specks": self.specks,
+            "speck_density": self.speck_density,
+            "speck_amplitudes": self.speck_amplitudes,
         }
 
     @classmethod

@@ -38,6 +38,16 @@ to 0.036 (the Poisson-Gaussian signature: variance linear in the level); read 0.
 against 0.025 real, its shot noise switched off by the game (benchmarks/RESULTS.md, issue 14). Fields whose objects leave no interior leave the shot
 noise learned. No library fits this curve over masked pixels; scikit-image's
 `estimate_sigma` assumes one level for the whole image.
+
+The background also holds small bright specks (debris), which a generator trained by the
+game draws ten times too rarely (`Specks`, `generator_args.specks`). `measure_specks` finds
+them on the far background: local maxima (5 x 5) of the high-pass image (the image less its
+Gaussian blur of 2 px) above 5 robust deviations of that high-pass (the grain's own), whose
+density per background pixel and peak brightnesses (16 quantiles) are kept. A speck of
+Gaussian shape (0.8 px, the size that matched best post hoc) keeps 2^2 / (0.8^2 + 2^2) of its
+peak in the high-pass, which is divided out. On BBBC039 train: 2.9e-4 a pixel, about 100 a
+field. `skimage.feature.peak_local_max` finds maxima too, but each image's threshold here is
+relative to its own robust grain, and the maximum filter and the threshold are one line each.
 """
 
 import logging
@@ -51,6 +61,11 @@ MIN_PAIRS = 200  # neighbour pairs a field needs to count
 INTERIOR = 3  # px inside an object (its edge's gradient is not noise) where the shot noise is measured
 MIN_INTERIOR = 2000  # interior pixels, over all fields, that the shot fit needs
 LEVEL_BINS = 10
+HIGH_PASS = 2.0  # px, the Gaussian blur a speck's high-pass brightness is measured against
+SPECK_SIZE = 0.8  # px, the specks' Gaussian size (`Specks.size`); 1.2 matched worse post hoc
+SPECK_THRESHOLD = 5.0  # robust deviations of the background's high-pass a speck's peak exceeds
+SPECK_QUANTILES = 16  # peak brightnesses kept, as quantiles
+MIN_SPECK_AREA = 10_000  # far-background pixels, over all fields, that the speck density needs
 SECOND_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64) / 6.0  # white noise keeps its deviation
 
 
@@ -243,12 +258,78 @@ def _median_read(levels, seen, shards, split):
     return read
 
 
+def field_specks(image, outside, margin):
+    """(peaks, area) of one field: the peak brightnesses of its specks more than `margin` px from
+    every labelled pixel (`outside`: the distance to the nearest), channels pooled, and the
+    number of such pixels.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> image = -0.9 + 0.005 * rng.standard_normal((128, 128))
+        >>> image[40, 50] += 0.1  # one speck of a single pixel
+        >>> peaks, area = field_specks(image, np.full((128, 128), 99.0), 10)
+        >>> len(peaks), area
+        (1, 16384)
+    """
+    from scipy.ndimage import gaussian_filter, maximum_filter
+
+    image = np.asarray(image, np.float64)
+    image = image[..., None] if image.ndim == 2 else image
+    far = outside > margin
+    if not far.any():
+        return np.zeros(0), 0
+    kept = HIGH_PASS**2 / (SPECK_SIZE**2 + HIGH_PASS**2)  # of a SPECK_SIZE Gaussian's peak
+    peaks = []
+    for channel in np.moveaxis(image, -1, 0):
+        high = channel - gaussian_filter(channel, HIGH_PASS, mode="reflect")
+        grain = 1.4826 * np.median(np.abs(high[far] - np.median(high[far])))
+        maxima = (high == maximum_filter(high, 5, mode="reflect")) & (high > SPECK_THRESHOLD * grain) & far
+        peaks.append(high[maxima] / kept)
+    return np.concatenate(peaks), int(far.sum()) * image.shape[-1]
+
+
+def measure_specks(shards, split="train", max_fields=64):
+    """(density, amplitudes) of the specks on `shards`' `split`, as `Specks` takes them: specks
+    per far-background pixel and `SPECK_QUANTILES` quantiles of their peak brightness, over up
+    to `max_fields` fields, at the widest of `MARGINS` whose background holds `MIN_SPECK_AREA`
+    pixels; (0.0, [0.0]) (no specks) when none does or none is found.
+
+    Example:
+        >>> measure_specks("data/bbbc039")[0]
+        0.00029
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    found = {margin: ([], 0) for margin in MARGINS}
+    for condition, target in _fields(shards, split, max_fields):
+        outside = distance_transform_edt(~_foreground(condition))
+        for margin in MARGINS:
+            peaks, area = field_specks(target, outside, margin)
+            found[margin] = (found[margin][0] + [peaks], found[margin][1] + area)
+    margin = next((margin for margin in MARGINS if found[margin][1] >= MIN_SPECK_AREA), None)
+    peaks = np.concatenate(found[margin][0]) if margin is not None else np.zeros(0)
+    if not peaks.size:
+        log.info("no specks: %s fields of %s hold %s", split, shards,
+                 "none" if margin is None else f"none over {margin} px from every object")
+        return 0.0, [0.0]
+    density = peaks.size / found[margin][1]
+    amplitudes = np.quantile(peaks, (np.arange(SPECK_QUANTILES) + 0.5) / SPECK_QUANTILES)
+    log.info("specks: %d over %d background px (over %d px from any object) of %s fields of %s: density %.2e, "
+             "median peak %.4f", peaks.size, found[margin][1], margin, split, shards, density, np.median(peaks))
+    return float(density), [float(value) for value in amplitudes]
+
+
 def calibrate_camera_noise(config):
-    """Fill `config.model.generator_args` "camera_read" and "camera_shot" from the data when the
+    """Fill `config.model.generator_args` from the data: "camera_read" and "camera_shot" when the
     generator's camera noise is "calibrated" and no read level is given yet (a run calibrated
-    before the shot noise was measured keeps its shot noise learned on resume); returns
-    (read, shot), or None when there is nothing to calibrate."""
+    before the shot noise was measured keeps its shot noise learned on resume), and
+    "speck_density" and "speck_amplitudes" when its specks are "calibrated" and not given yet.
+    Returns (read, shot), or None when the camera noise is not calibrated."""
     arguments = config.model.generator_args
+    if arguments.get("specks") == "calibrated" and arguments.get("speck_density") is None:
+        density, amplitudes = measure_specks(config.data.shards)
+        arguments["speck_density"] = float(f"{density:.4g}")
+        arguments["speck_amplitudes"] = [round(value, 5) for value in amplitudes]
     if arguments.get("camera_noise") != "calibrated":
         return None
     if arguments.get("camera_read") is None:

@@ -1,4 +1,4 @@
-"""Noise injection, the latent code and camera noise: when they draw, what they add, and a .keras round trip."""
+"""Noise injection, the latent code, camera noise and specks: when they draw, what they add, and a .keras round trip."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cig_k3.inference.generate import reseed_dropout
-from cig_k3.layers import CameraNoise, LatentCode, MCDropout, NoiseInjection, sampling, stochastic_layers
+from cig_k3.layers import CameraNoise, LatentCode, MCDropout, NoiseInjection, Specks, sampling, stochastic_layers
 
 
 def numpy(x):
@@ -102,6 +102,41 @@ def test_camera_noise_learns_only_the_sizes_it_is_told_to():
         CameraNoise(learned=("gain",))
 
 
+def test_specks_come_at_their_density_with_their_peaks_and_only_when_drawing():
+    """Isolated specks are Gaussian bumps whose peaks are the given amplitudes, as often as the
+    density says, each channel its own; clipped to [-1, 1]; off at plain inference."""
+    from scipy.ndimage import label, maximum_filter
+
+    x = np.full((4, 96, 96, 2), -0.9, "float32")
+    layer = Specks(density=0.002, amplitudes=[0.1, 0.3], size=0.8, seed=0)
+    out = numpy(layer(x, training=True))
+    added = out - x
+    assert added.min() >= 0.0 and out.max() <= 1.0
+    plane = np.zeros((3, 3, 3, 3), bool)
+    plane[1, :, :, 1] = True  # neighbours within one image and channel
+    blobs, count = label(added > 1e-4, structure=plane)
+    np.testing.assert_allclose(count / x.size, 0.002, rtol=0.25)  # mostly one blob a speck at this density
+    peaks = added[(added == maximum_filter(added, (1, 5, 5, 1))) & (added > 1e-4)]
+    single = np.isclose(peaks, 0.1, atol=1e-4) | np.isclose(peaks, 0.3, atol=1e-4)
+    assert single.mean() > 0.9, np.unique(peaks.round(3))
+    assert 0.3 < np.isclose(peaks, 0.1, atol=1e-4).mean() < 0.7  # each amplitude as likely
+    assert not np.array_equal(added[..., 0] > 1e-4, added[..., 1] > 1e-4)
+    # A Gaussian of 0.8 px: a neighbour of an isolated peak carries exp(-1 / 1.28) of it.
+    b, y, x_, c = np.nonzero(np.isclose(added, 0.3, atol=1e-5) & (added == maximum_filter(added, (1, 5, 5, 1))))
+    inside = x_ < added.shape[2] - 1
+    neighbours = added[b[inside], y[inside], x_[inside] + 1, c[inside]]
+    assert np.isclose(neighbours, 0.3 * np.exp(-1 / 1.28), atol=1e-3).mean() > 0.8
+    np.testing.assert_array_equal(numpy(layer(x)), x)
+    layer.sampling = True
+    assert numpy(layer(x)).max() > -0.85
+    bright = numpy(Specks(density=0.01, amplitudes=[1.0], seed=1)(np.full((1, 32, 32, 1), 0.5, "float32"),
+                                                                  training=True))
+    assert bright.max() == 1.0
+    np.testing.assert_array_equal(numpy(Specks(density=0.0, seed=1)(x, training=True)), x)
+    with pytest.raises(ValueError, match="Specks needs 0 <= density < 1"):
+        Specks(density=1.5, amplitudes=[0.1])
+
+
 def test_latent_code_is_constant_over_space_random_per_image_and_zero_at_inference():
     x = features((3, 4, 5, 2))
     layer = LatentCode(6, seed=0)
@@ -147,11 +182,12 @@ def test_sampling_and_reseeding_reach_every_noise_layer():
     x = NoiseInjection(1.0, seed=0, name="noise")(inputs)
     x = LatentCode(2, seed=1, name="latent")(x)
     x = MCDropout(0.5, seed=2, name="dropout")(x)
+    x = Specks(0.05, [0.5], seed=4, name="specks")(x)
     model = keras.Model(inputs, CameraNoise(seed=3, name="camera")(x))
-    assert [layer.name for layer in stochastic_layers(model)] == ["noise", "latent", "dropout", "camera"]
+    assert [layer.name for layer in stochastic_layers(model)] == ["noise", "latent", "dropout", "specks", "camera"]
     x = features()
     with sampling(model) as count:
-        assert count == 4
+        assert count == 5
         reseed_dropout(model, 7)
         first = numpy(model(x))
         reseed_dropout(model, 7)
@@ -180,7 +216,7 @@ def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
     inputs = keras.Input((None, None, 3))
     noise = NoiseInjection(initial_scale=0.25, seed=5)
     camera = CameraNoise(seed=7)
-    outputs = camera(LatentCode(2, seed=6)(noise(inputs)))
+    outputs = camera(Specks(0.05, [0.2, 0.4], seed=8)(LatentCode(2, seed=6)(noise(inputs))))
     model = keras.Model(inputs, outputs)
     model.build((None, None, None, 3))
     noise.scale.assign(np.array([0.5, -1.0, 2.0], "float32"))
@@ -196,14 +232,14 @@ def test_noise_layers_round_trip_in_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, "-c", LOAD_AND_DRAW, path, data, out], env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["NoiseInjection", "LatentCode", "CameraNoise"]
+    assert result.stdout.split() == ["NoiseInjection", "LatentCode", "Specks", "CameraNoise"]
     loaded = np.load(out)
     np.testing.assert_allclose(loaded["plain"], numpy(model(x, training=False)), atol=1e-6)
     np.testing.assert_allclose(loaded["drawn"], drawn, atol=1e-5)  # the learned scale came back
 
 
 @pytest.mark.parametrize("layer", [NoiseInjection(0.1, seed=3), LatentCode(4, seed=2), CameraNoise(0.01, 0.02, seed=3),
-                                   CameraNoise(0.01, 0.02, seed=3, learned=("shot",))])
+                                   CameraNoise(0.01, 0.02, seed=3, learned=("shot",)), Specks(3e-4, [0.05, 0.1], 1.2, 2)])
 def test_config_stores_every_argument(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)

@@ -207,6 +207,22 @@ def test_camera_noise_modes_are_checked_and_saved():
         UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise="always")
 
 
+def test_specks_are_calibrated_only_sit_before_the_camera_noise_and_are_saved():
+    generator = UNetGenerator(3, 1, base_filters=4, depth=2, camera_noise=True, specks="calibrated",
+                              speck_density=3e-4, speck_amplitudes=[0.05, 0.1], seed=0)
+    names = [layer.name for layer in generator.layers]
+    assert names[-3:] == ["image", "specks", "camera_noise"]
+    config = generator.get_config()
+    assert (config["specks"], config["speck_density"], config["speck_amplitudes"]) == ("calibrated", 3e-4, [0.05, 0.1])
+    restored = UNetGenerator.from_config(config).get_layer("specks")
+    assert (restored.density, restored.amplitudes, restored.seed) == (3e-4, [0.05, 0.1], 5000)
+    assert "specks" not in [layer.name for layer in UNetGenerator(3, 1, base_filters=4, depth=2).layers]
+    with pytest.raises(ValueError, match="specks 'calibrated' .* needs speck_density and speck_amplitudes"):
+        UNetGenerator(3, 1, base_filters=4, depth=2, specks="calibrated")
+    with pytest.raises(ValueError, match="specks=True"):
+        UNetGenerator(3, 1, base_filters=4, depth=2, specks=True, speck_density=3e-4, speck_amplitudes=[0.1])
+
+
 def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     """Through the per-backend GAN step (JAX's stateless one included): the noise scales get
     gradients from their zero start, and every noise layer's seed moves on."""
@@ -214,12 +230,13 @@ def test_a_training_step_learns_the_noise_scales_and_advances_every_seed():
     from cig_k3.training.gans import Pix2PixGAN
 
     generator = UNetGenerator(3, 1, base_filters=8, depth=3, dropout_layers=1, upsample="subpixel", noise=True,
-                              latent_dim=2, camera_noise="calibrated", camera_read=0.0076, seed=0)
+                              latent_dim=2, camera_noise="calibrated", camera_read=0.0076, specks="calibrated",
+                              speck_density=0.01, speck_amplitudes=[0.1], seed=0)
     gan = Pix2PixGAN(generator, PatchGANDiscriminator(3, 1, base_filters=8, num_downsamples=2, padding="same"))
     gan.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(2e-4, 0.5))
     seeds = [v for v in generator.non_trainable_variables if "seed_generator" in v.path]
     seeds_before = [numpy(v.value).copy() for v in seeds]
-    assert len(seeds) == 5  # two NoiseInjection, one LatentCode, one MCDropout, one CameraNoise
+    assert len(seeds) == 6  # two NoiseInjection, one LatentCode, one MCDropout, one Specks, one CameraNoise
     camera = generator.get_layer("camera_noise")
     sizes_before = numpy(camera.read), numpy(camera.shot)
 

@@ -9,7 +9,9 @@ import pytest
 import tifffile
 
 from cig_k3.training import camera_calibration
-from cig_k3.training.camera_calibration import background_read_noise, measure_camera_noise, measure_read_noise
+from cig_k3.training.camera_calibration import (
+    background_read_noise, field_specks, measure_camera_noise, measure_read_noise, measure_specks,
+)
 
 pytestmark = pytest.mark.backend_independent
 
@@ -138,3 +140,82 @@ def test_the_synthetic_sets_photon_noise_is_recovered(synthetic_shards):
     read, shot = measure_camera_noise(synthetic_shards)
     assert shot == pytest.approx(np.sqrt(4 * 2.0 / (stats["p_high"][0] - stats["p_low"][0])), rel=0.07)
     assert 0 < read < measure_read_noise(synthetic_shards)
+
+
+
+def add_specks(image, rng, count, peaks, where=None, size=0.8):
+    """`image` with `count` Gaussian specks of `size` px, each peak one of `peaks`, at random
+    pixels where `where` holds (default: anywhere), 4 px or more from the border and from each
+    other; and their positions."""
+    from scipy.ndimage import gaussian_filter
+
+    allowed = np.zeros(image.shape, bool)
+    allowed[4:-4, 4:-4] = True
+    candidates = np.argwhere(allowed if where is None else allowed & where)
+    positions = []
+    for y, x in candidates[rng.permutation(len(candidates))]:
+        if len(positions) == count:
+            break
+        if all(abs(y - a) > 4 or abs(x - b) > 4 for a, b in positions):
+            positions.append((int(y), int(x)))
+    impulses = np.zeros(image.shape)
+    for y, x in positions:
+        impulses[y, x] = rng.choice(peaks)
+    # gaussian_filter keeps the sum; times 2 pi size^2 the peak is the impulse (to 1 %).
+    return image + gaussian_filter(impulses, size) * 2 * np.pi * size**2, positions
+
+
+def test_specks_are_found_on_the_far_background_with_their_peaks():
+    from scipy.ndimage import distance_transform_edt
+
+    rng = np.random.default_rng(1)
+    clean, foreground = textured_field(rng, size=192, noise=0.005)
+    outside = distance_transform_edt(~foreground)
+    image, positions = add_specks(clean, rng, 60, [0.06, 0.12])
+    far = [position for position in positions if outside[position] > 10]
+    peaks, area = field_specks(image, outside, 10)
+    assert area == (outside > 10).sum() and 20 < len(far) < 60
+    assert len(peaks) == pytest.approx(len(far), abs=2)
+    # Each peak comes back at its size, the high-pass's loss divided out.
+    assert np.median(np.minimum(np.abs(peaks - 0.06), np.abs(peaks - 0.12))) < 0.01
+    assert 0.3 < np.mean(peaks < 0.09) < 0.7
+    # The grain alone gives none, and the objects' texture counts only when the objects do.
+    assert len(field_specks(clean, outside, 10)[0]) == 0
+    assert len(field_specks(clean, np.full_like(outside, 99.0), 10)[0]) > 20
+
+
+def write_speck_pairs(root, rng, peaks_dn, count=12, size=96, specks=5):
+    """`write_pairs` fields with `specks` specks each (peaks of `peaks_dn` over the
+    background's 1000 DN, read noise 20 DN), all over 12 px from the objects."""
+    from scipy.ndimage import distance_transform_edt
+
+    write_pairs(root, rng, count=count, size=size)
+    for path in sorted((root / "images").glob("*.tif")):
+        mask = cv2.imread(str(root / "masks" / path.with_suffix(".png").name), cv2.IMREAD_UNCHANGED)
+        bumps, _ = add_specks(np.zeros((size, size)), rng, specks, peaks_dn, where=distance_transform_edt(mask == 0) > 12)
+        image = tifffile.imread(path).astype(np.float64) + bumps
+        tifffile.imwrite(path, np.clip(image, 0, 65535).astype(np.uint16))
+
+
+def test_measure_specks_gives_their_density_and_brightness_on_shards(tmp_path, caplog):
+    from scipy.ndimage import distance_transform_edt
+
+    from data_prep import prepare
+
+    write_pairs(tmp_path / "plain", np.random.default_rng(4))
+    prepare(str(tmp_path / "plain"), tmp_path / "plain_shards", progress=False)
+    assert measure_specks(tmp_path / "plain_shards") == (0.0, [0.0])  # the grain alone is no speck
+
+    write_speck_pairs(tmp_path / "source", np.random.default_rng(5), [300.0, 600.0])
+    shards = tmp_path / "shards"
+    prepare(str(tmp_path / "source"), shards, progress=False)
+    masks = [cv2.imread(str(path), cv2.IMREAD_UNCHANGED) for path in sorted((tmp_path / "source" / "masks").glob("*"))]
+    far_area = sum(int((distance_transform_edt(mask == 0) > 10).sum()) for mask in masks)
+    stats = json.loads((shards / "manifest.json").read_text())["stats"]["raw"]
+    scale = 2.0 / (stats["p_high"][0] - stats["p_low"][0])  # DN -> the model's range
+    with caplog.at_level("INFO", logger="cig_k3.training.camera_calibration"):
+        density, amplitudes = measure_specks(shards)
+    assert density == pytest.approx(5 * len(masks) / far_area, rel=0.1)
+    assert len(amplitudes) == 16 and amplitudes == sorted(amplitudes)
+    assert amplitudes[3] == pytest.approx(300 * scale, rel=0.15) and amplitudes[-4] == pytest.approx(600 * scale, rel=0.15)
+    assert "over 10 px from any object" in caplog.text

@@ -23,7 +23,7 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     assert instanced["model"]["generator"] == "instance_unet" and plain["model"]["generator"] == "unet"
     assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
                                                     "feature_dim": 2, "num_clusters": 10,
-                                                    "camera_noise": "calibrated"}
+                                                    "camera_noise": "calibrated", "specks": "calibrated"}
     assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3}
 
@@ -117,6 +117,10 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
         level = arguments[f"camera_{size}"]
         assert 0 < level < 0.2 and params[f"model.generator_args.camera_{size}"] == str(level)
         assert float(keras.ops.convert_to_numpy(getattr(camera, size))) == pytest.approx(level)
+    # So were the specks (the synthetic set's far background holds few or none).
+    specks = generator.unet.get_layer("specks")
+    assert (specks.density, specks.amplitudes) == (arguments["speck_density"], arguments["speck_amplitudes"])
+    assert params["model.generator_args.speck_density"] == str(arguments["speck_density"])
     assert generator.encoder_kind == "intensity"
     centres = keras.ops.convert_to_numpy(generator.cluster_centres)
     # Each centre is a (mean, standard deviation) of train nuclei: a spread is never negative.

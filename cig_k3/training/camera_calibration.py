@@ -41,13 +41,10 @@ noise learned. No library fits this curve over masked pixels; scikit-image's
 
 The background also holds small bright specks (debris), which a generator trained by the
 game draws ten times too rarely (`Specks`, `generator_args.specks`). `measure_specks` finds
-them on the far background: local maxima (5 x 5) of the high-pass image (the image less its
-Gaussian blur of 2 px) above 5 robust deviations of that high-pass (the grain's own), whose
-density per background pixel and peak brightnesses (16 quantiles) are kept. A speck of
-Gaussian shape (0.8 px, the size that matched best post hoc) keeps 2^2 / (0.8^2 + 2^2) of its
-peak in the high-pass, which is divided out. On BBBC039 train: 2.9e-4 a pixel, about 100 a
-field. `skimage.feature.peak_local_max` finds maxima too, but each image's threshold here is
-relative to its own robust grain, and the maximum filter and the threshold are one line each.
+them on the far background as `cig evaluate` counts them (`cell_features.speck_peaks`: local
+maxima of the high-pass image above 5 robust deviations of the grain) and keeps their density
+per background pixel and their peak brightnesses (16 quantiles). On BBBC039 train: 2.6e-4 a
+pixel, about 90 a field, median peak 0.054.
 """
 
 import logging
@@ -61,9 +58,6 @@ MIN_PAIRS = 200  # neighbour pairs a field needs to count
 INTERIOR = 3  # px inside an object (its edge's gradient is not noise) where the shot noise is measured
 MIN_INTERIOR = 2000  # interior pixels, over all fields, that the shot fit needs
 LEVEL_BINS = 10
-HIGH_PASS = 2.0  # px, the Gaussian blur a speck's high-pass brightness is measured against
-SPECK_SIZE = 0.8  # px, the specks' Gaussian size (`Specks.size`); 1.2 matched worse post hoc
-SPECK_THRESHOLD = 5.0  # robust deviations of the background's high-pass a speck's peak exceeds
 SPECK_QUANTILES = 16  # peak brightnesses kept, as quantiles
 MIN_SPECK_AREA = 10_000  # far-background pixels, over all fields, that the speck density needs
 SECOND_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64) / 6.0  # white noise keeps its deviation
@@ -260,8 +254,9 @@ def _median_read(levels, seen, shards, split):
 
 def field_specks(image, outside, margin):
     """(peaks, area) of one field: the peak brightnesses of its specks more than `margin` px from
-    every labelled pixel (`outside`: the distance to the nearest), channels pooled, and the
-    number of such pixels.
+    every labelled pixel (`outside`: the distance to the nearest), channels pooled
+    (`cell_features.speck_peaks`, which `cig evaluate` counts too), and the number of such
+    pixels times the channels.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -271,20 +266,14 @@ def field_specks(image, outside, margin):
         >>> len(peaks), area
         (1, 16384)
     """
-    from scipy.ndimage import gaussian_filter, maximum_filter
+    from cig_k3.evaluation.cell_features import speck_peaks
 
     image = np.asarray(image, np.float64)
     image = image[..., None] if image.ndim == 2 else image
     far = outside > margin
     if not far.any():
         return np.zeros(0), 0
-    kept = HIGH_PASS**2 / (SPECK_SIZE**2 + HIGH_PASS**2)  # of a SPECK_SIZE Gaussian's peak
-    peaks = []
-    for channel in np.moveaxis(image, -1, 0):
-        high = channel - gaussian_filter(channel, HIGH_PASS, mode="reflect")
-        grain = 1.4826 * np.median(np.abs(high[far] - np.median(high[far])))
-        maxima = (high == maximum_filter(high, 5, mode="reflect")) & (high > SPECK_THRESHOLD * grain) & far
-        peaks.append(high[maxima] / kept)
+    peaks = [speck_peaks(channel, far) for channel in np.moveaxis(image, -1, 0)]
     return np.concatenate(peaks), int(far.sum()) * image.shape[-1]
 
 

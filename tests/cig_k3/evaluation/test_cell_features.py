@@ -88,6 +88,27 @@ def test_background_features_see_background_noise(rng):
         assert noisy[f"background_{key}"] > clean[f"background_{key}"] + 0.01, key
 
 
+def test_background_speck_density_counts_bright_specks_on_the_far_background(rng):
+    instances = two_discs()
+    far = ndimage.distance_transform_edt(instances == 0) > cell_features.SPECK_MARGIN
+    grainy = field(rng, instances, background_noise=0.01)
+    specked = grainy.copy()
+    for y, x in ((3, 60), (60, 3), (3, 40)):
+        assert far[y, x]
+        specked[y, x] += 0.2
+    near = grainy.copy()
+    near[18, 30] += 0.2  # 2 px from a disc: its glow, not the background
+    density = {name: cell_features.background_features(image, instances)["background_speck_density"]
+               for name, image in (("grainy", grainy), ("specked", specked), ("near", near),
+                                   ("clean", field(rng, instances)))}
+    assert density["specked"] == pytest.approx(3e4 / far.sum())
+    assert density["grainy"] == density["near"] == density["clean"] == 0.0
+    # A field with under MIN_SPECK_PIXELS of far background has no figure.
+    crowded = np.zeros((SIZE, SIZE), np.int32)
+    crowded[::16, ::16] = np.arange(1, 17).reshape(4, 4)
+    assert np.isnan(cell_features.background_features(specked, crowded)["background_speck_density"])
+
+
 def random_fields(rng, count, texture):
     instances = np.stack([two_discs()] * count)
     images = np.stack([field(rng, item, texture=(texture, texture), level=rng.uniform(-0.1, 0.3),

@@ -53,3 +53,32 @@ def test_synthetic_pairs_are_draws_with_the_noise_on(synthetic_shards):
 
     mean = keras.ops.convert_to_numpy(generator(batches[0][0], training=False))
     assert np.allclose(keras.ops.convert_to_numpy(generator(batches[0][0], training=False)), mean)  # it repeats
+
+
+def test_several_draws_give_the_median_ratio_and_each_draw_its_own_images(synthetic_shards, monkeypatch):
+    """draws=3: each synthetic segmenter is trained on another draw of the synthetic set (the
+    generator reseeded), and the ratio is the median of the three, beside the list."""
+    aps = iter([0.8, 0.4, 0.8, 0.6, 0.8, 0.8, 0.8] * 2)  # real, synthetic x 3, real + synthetic x 3; twice
+    first_images = []
+
+    def train_judge(batches, **kwargs):
+        first_images.append(np.asarray(next(batches)[1]))
+        return None
+
+    monkeypatch.setattr(judge_module, "train_judge", train_judge)
+    monkeypatch.setattr(usefulness, "_score", lambda segmenter, test: {"dice_foreground": 0.9, "ap_50": next(aps),
+                                                                        "n_test": 2})
+    generator = UNetGenerator(3, 1, base_filters=4, depth=2, dropout_layers=0, noise=True, camera_noise=True, seed=0)
+    results = train_on_synthetic(generator, synthetic_shards, crop=32, steps=2, batch_size=2, max_test_images=4,
+                                 draws=3)
+    assert results["synthetic_ap_50_ratios"] == pytest.approx([0.5, 1.0, 0.75])
+    assert results["synthetic_ap_50_ratio"] == pytest.approx(0.75) and results["draws"] == 3
+    assert len(results["synthetic_draws"]) == 3 and results["synthetic"] == results["synthetic_draws"][0]
+    synthetic = first_images[1:4]
+    assert all(np.abs(a - b).max() > 1e-4 for a, b in [(synthetic[0], synthetic[1]), (synthetic[1], synthetic[2])])
+    # Each draw is its seed's: a second call draws the same three sets again.
+    train_on_synthetic(generator, synthetic_shards, crop=32, steps=2, batch_size=2, max_test_images=4, draws=3)
+    for first, again in zip(synthetic, first_images[8:11]):
+        np.testing.assert_array_equal(first, again)
+    with pytest.raises(ValueError, match="draws=0 must be at least 1"):
+        train_on_synthetic(generator, synthetic_shards, crop=32, draws=0)

@@ -141,6 +141,7 @@ PRESETS["realistic-instance"]["model"]["generator_args"]["camera_noise"] = "cali
 # Before the camera noise, the background's small bright specks (debris; `Specks`), their
 # density and brightness measured on the train split's far background and fixed: the game drew
 # ten times too few, and drawn at the measured density post hoc they took FID 25.4 -> 22.6 and
-# C2ST 0.918 -> 0.895 (benchmarks/RESULTS.md, ninth session).
+# C2ST 0.918 -> 0.895. Part of the model, the same 5400 steps (47 min) reached FID 23.5 and C2ST
+# 0.884, from 24.9 and 0.925 (benchmarks/RESULTS.md, ninth and tenth sessions).
 PRESETS["realistic-instance"]["model"]["generator_args"]["specks"] = "calibrated"
 PRESETS["realistic-instance"]["optimizer"]["decay_fraction"] = 1 / 3

@@ -95,9 +95,9 @@ def train_on_synthetic(generator, shards, crop, steps=300, batch_size=8, max_tes
         ),
     }
     for name, batches in sources.items():
-        runs = []
-        for draw in range(1 if name == "real" else int(draws)):
-            if draws > 1 and name != "real":
+        runs, count = [], 1 if name == "real" else int(draws)
+        for draw in range(count):
+            if count > 1:
                 reseed_dropout(generator, draw)  # another draw of the synthetic set
             log.info("training a segmenter on %s pairs (%d steps, draw %d)", name, steps, draw)
             runs.append(_score(train_judge(batches(), steps=steps, epochs=1, seed=seed, verbose=0), test))

@@ -43,8 +43,8 @@ The background also holds small bright specks (debris), which a generator traine
 game draws ten times too rarely (`Specks`, `generator_args.specks`). `measure_specks` finds
 them on the far background as `cig evaluate` counts them (`cell_features.speck_peaks`: local
 maxima of the high-pass image above 5 robust deviations of the grain) and keeps their density
-per background pixel and their peak brightnesses (16 quantiles). On BBBC039 train: 2.6e-4 a
-pixel, about 90 a field, median peak 0.054.
+per background pixel and their peak brightnesses (16 quantiles). On BBBC039 train: 3071 specks
+on 64 fields' far background, 2.6e-4 a pixel, median peak 0.054.
 """
 
 import logging
@@ -284,8 +284,8 @@ def measure_specks(shards, split="train", max_fields=64):
     pixels; (0.0, [0.0]) (no specks) when none does or none is found.
 
     Example:
-        >>> measure_specks("data/bbbc039")[0]
-        0.00029
+        >>> round(measure_specks("data/bbbc039")[0], 7)
+        0.0002636
     """
     from scipy.ndimage import distance_transform_edt
 

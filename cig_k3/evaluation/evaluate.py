@@ -72,7 +72,7 @@ def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, sa
 
     from cig_k3.evaluation.conditioning import takes_instances
     from cig_k3.inference.tiling import predict_tiled
-    from cig_k3.layers import one_code_per_field, sampling
+    from cig_k3.layers import one_draw_per_field, sampling
 
     if takes_instances(generator):  # per-instance features from its clusters, one table per field
         from cig_k3.inference.instances import generate_instance_fields
@@ -92,9 +92,10 @@ def generate_fields(generator, conditions, styles=None, tile=256, overlap=32, sa
             image = condition if styles is None else np.concatenate(
                 [condition, _fit(styles[index], condition.shape[:2])], axis=-1)
             draws = []
-            for k in range(max(1, samples)):  # one latent code per field and draw, not per tile
-                with one_code_per_field(generator, (index, k)):
-                    draws.append(predict_tiled(run, image, tile, min(overlap, tile // 2), multiple, batch_size=4))
+            for k in range(max(1, samples)):  # one latent code and noise per field and draw, not per tile
+                with one_draw_per_field(generator, (index, k)) as field:
+                    draws.append(predict_tiled(run, image, tile, min(overlap, tile // 2), multiple, batch_size=4,
+                                               on_tiles=field.place))
             fields.append(draws[0] if samples <= 1 else np.stack(draws))
     return fields
 

@@ -136,15 +136,15 @@ def generate_for_mask(model, condition, options, codes=None, seed=0):
     with code k on every tile (`cig_k3.inference.style`). A generator with a latent code
     (`LatentCode`) draws sample k with one code from (seed, k) on every tile."""
     from cig_k3.inference.style import code_function
-    from cig_k3.layers import one_code_per_field, sampling
+    from cig_k3.layers import one_draw_per_field, sampling
 
     multiple = int(getattr(model, "size_multiple", 1) or 1)
 
     def tiled(k=0):
         run = model_function(model) if codes is None else code_function(model, codes[k])
-        with one_code_per_field(model, (seed, k)):
+        with one_draw_per_field(model, (seed, k)) as field:
             return predict_tiled(run, condition, options.tile, options.overlap, multiple,
-                                 batch_size=options.batch_size)
+                                 batch_size=options.batch_size, on_tiles=field.place)
 
     if options.mean:
         return [tiled()]

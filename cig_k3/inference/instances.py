@@ -73,7 +73,7 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
     feature_dim) table whose row i is id i's, in every sample) and, with samples >= 2 (or
     `sample`), the generator's noise on (`cig_k3.layers.sampling`)."""
     from cig_k3.inference.tiling import predict_tiled
-    from cig_k3.layers import one_code_per_field, sampling
+    from cig_k3.layers import one_draw_per_field, sampling
 
     field, instances = with_instance_channel(condition, instances)
     multiple = int(getattr(model, "size_multiple", 1) or 1)
@@ -84,9 +84,10 @@ def generate_with_instances(model, condition, instances, tile, overlap, samples=
         for k in range(max(1, int(samples))):
             table = model.sample_features(instances[None], seed=sample_seed(seed, k)) if features is None else features
             run = instance_function(model, table, in_channels)
-            with one_code_per_field(model, (seed, k)):  # the U-Net's latent code: one per field
+            # The U-Net's latent code and pixel noise: one per field, however it is tiled.
+            with one_draw_per_field(model, (seed, k)) as noise:
                 images.append(predict_tiled(run, field, tile, min(overlap, tile // 2), multiple,
-                                            batch_size=batch_size))
+                                            batch_size=batch_size, on_tiles=noise.place))
     return images
 
 

@@ -118,7 +118,7 @@ def computed_pixels(height, width, tile, overlap, multiple):
     return sum(length for _, length in rows) * sum(length for _, length in cols)
 
 
-def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
+def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1, on_tiles=None):
     """Run `fn` over `image` in overlapping tiles and blend the results.
 
     Args:
@@ -131,6 +131,9 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
         overlap: least number of pixels shared by neighbouring tiles, 0 <= overlap <= tile / 2.
         multiple: the model's size multiple (e.g. `generator.size_multiple`).
         batch_size: tiles per call of `fn`.
+        on_tiles: called before each call of `fn` with the call's tile origins [(top, left)],
+            the tiles' (h, w) and the padded field's (H, W): e.g. `FieldNoise.place`
+            (`cig_k3.layers.one_draw_per_field`), so that a generator's noise is the field's.
 
     Returns:
         H x W x C_out float32.
@@ -149,6 +152,8 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
     (padded_height, padded_width), rows, cols, groups = _groups(height, width, tile, overlap, multiple)
     padded = _reflect_pad(image, padded_height, padded_width)
     if len(rows) * len(cols) == 1:
+        if on_tiles is not None:
+            on_tiles([(0, 0)], (padded_height, padded_width), (padded_height, padded_width))
         return np.asarray(fn(padded[None]), dtype=np.float32)[0, :height, :width]
 
     row_weights = _axis_weights(rows, padded_height)
@@ -159,6 +164,9 @@ def predict_tiled(fn, image, tile, overlap, multiple, batch_size=1):
             chunk = tiles[first:first + batch_size]
             batch = np.stack([padded[rows[row][0]:rows[row][0] + tile_height, cols[col][0]:cols[col][0] + tile_width]
                               for row, col in chunk])
+            if on_tiles is not None:
+                on_tiles([(rows[row][0], cols[col][0]) for row, col in chunk], (tile_height, tile_width),
+                         (padded_height, padded_width))
             outputs = np.asarray(fn(batch), dtype=np.float32)
             if total is None:
                 total = np.zeros((padded_height, padded_width, outputs.shape[-1]), dtype=np.float32)

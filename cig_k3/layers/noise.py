@@ -11,10 +11,24 @@ every source of randomness in a generator:
 
 Each layer draws from its own `keras.random.SeedGenerator(seed)`, whose state is a
 variable of the model: the same seed and the same call sequence give the same samples.
+Tiled inference inside `one_draw_per_field` (`cig_k3.layers.stochastic`) gives the per-pixel
+layers one noise image per field instead, so that overlapping tiles add the same noise.
 """
 
 import keras
 from keras import ops
+
+
+def _noise(layer, kind, shape, dtype, training):
+    """`kind` ("normal" or "uniform") noise of `shape` for `layer`: from its SeedGenerator,
+    or, at inference inside `one_draw_per_field` with tiles placed, the tiles' part of the
+    field's noise (`FieldNoise`)."""
+    if not training and layer.field_noise is not None:
+        tiles = layer.field_noise.tiles(layer, kind, shape)
+        if tiles is not None:
+            return ops.convert_to_tensor(tiles, dtype)
+    draw = keras.random.normal if kind == "normal" else keras.random.uniform
+    return draw(shape, dtype=dtype, seed=layer.seed_generator)
 
 
 @keras.saving.register_keras_serializable(package="cig_k3")
@@ -48,6 +62,7 @@ class NoiseInjection(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampling = False  # a Python switch read at call time, never saved (as MCDropout)
+        self.field_noise = None  # a FieldNoise inside one_draw_per_field, never saved
 
     def build(self, input_shape):
         self.scale = self.add_weight(
@@ -58,7 +73,7 @@ class NoiseInjection(keras.layers.Layer):
         if not (training or self.sampling):
             return inputs
         shape = ops.shape(inputs)
-        noise = keras.random.normal((shape[0], shape[1], shape[2], 1), dtype=inputs.dtype, seed=self.seed_generator)
+        noise = _noise(self, "normal", (shape[0], shape[1], shape[2], 1), inputs.dtype, training)
         return inputs + noise * ops.cast(self.scale, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
@@ -113,6 +128,7 @@ class CameraNoise(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampling = False
+        self.field_noise = None
 
     def build(self, input_shape):
         self.read = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_read),
@@ -126,7 +142,7 @@ class CameraNoise(keras.layers.Layer):
         read = ops.cast(self.read, inputs.dtype)
         shot = ops.cast(self.shot, inputs.dtype)
         variance = read * read + shot * shot * ops.relu(inputs + 1.0) / 2.0
-        noise = keras.random.normal(ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator)
+        noise = _noise(self, "normal", ops.shape(inputs), inputs.dtype, training)
         return ops.clip(inputs + ops.sqrt(variance) * noise, -1.0, 1.0)
 
     def compute_output_shape(self, input_shape):
@@ -181,6 +197,7 @@ class Specks(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampling = False
+        self.field_noise = None
 
     def build(self, input_shape):
         import numpy as np
@@ -196,7 +213,7 @@ class Specks(keras.layers.Layer):
             return inputs
         # One uniform draw places the specks (u < density) and picks their brightness: given a
         # speck, u / density is uniform on [0, 1), so it indexes the amplitudes uniformly.
-        uniform = keras.random.uniform(ops.shape(inputs), dtype="float32", seed=self.seed_generator)
+        uniform = _noise(self, "uniform", ops.shape(inputs), "float32", training)
         count = len(self.amplitudes)
         index = ops.cast(ops.minimum(uniform * (count / self.density), count - 1.0), "int32")
         peaks = ops.take(ops.convert_to_tensor(self.amplitudes, "float32"), index)
@@ -263,3 +280,7 @@ class LatentCode(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed}
+
+
+# The layers whose per-pixel noise `one_draw_per_field` draws once per field.
+FIELD_NOISE_LAYERS = (NoiseInjection, CameraNoise, Specks)

@@ -47,17 +47,33 @@ def style_distance(features_a, features_b):
     return total
 
 
-def feature_matching(real_features, fake_features):
+def feature_matching(real_features, fake_features, scale=1, image_size=None):
     """Mean over scales and layers of mean |D_k^i(real) - D_k^i(fake)|.
 
     `real_features` / `fake_features`: lists over scales of lists of feature maps (the last
     entry of each scale, the logits, is excluded). Real features carry no gradient.
+
+    With `scale` > 1 (pixels of the image, whose side is `image_size`), each map is first
+    averaged over blocks of `scale` image pixels: a map of stride s (image_size / its side)
+    over blocks of max(1, scale // s) of its own cells. Matched cell by cell, a
+    discriminator's first layers are local texture filters, so the paired term is an L1 on
+    filtered images and, like the pixel L1 (`low_pass_l1`), is least for the conditional mean:
+    the texture a mask cannot predict painted flat. Averaged over blocks, it matches how
+    much of each filter's response a neighbourhood holds, not where its grains lie. Deeper
+    maps, already coarser than `scale`, are matched as before.
     """
+    if scale > 1 and not image_size:
+        raise ValueError("feature_matching with scale > 1 needs image_size, the side of the images")
     terms = []
     for real_scale, fake_scale in zip(real_features, fake_features):
         for real, fake in zip(real_scale[:-1], fake_scale[:-1]):
             real = ops.stop_gradient(ops.cast(real, "float32"))
-            terms.append(ops.mean(ops.abs(real - ops.cast(fake, "float32"))))
+            fake = ops.cast(fake, "float32")
+            block = max(1, int(scale) // max(1, int(image_size) // int(real.shape[1]))) if scale > 1 else 1
+            if block > 1 and real.shape[1] >= block and real.shape[2] >= block:
+                real = ops.average_pool(real, block, strides=block, padding="valid")
+                fake = ops.average_pool(fake, block, strides=block, padding="valid")
+            terms.append(ops.mean(ops.abs(real - fake)))
     return ops.mean(ops.stack(terms))
 
 

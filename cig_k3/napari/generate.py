@@ -135,7 +135,7 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     from cig_k3.inference.instances import instance_function, sample_seed, with_instance_channel
     from cig_k3.inference.generate import Provenance, encode_mask, model_function, native_images, reseed_dropout
     from cig_k3.inference.tiling import count_calls, predict_tiled
-    from cig_k3.layers import one_code_per_field, sampling
+    from cig_k3.layers import one_draw_per_field, sampling
 
     labels = check_labels(labels, labels_name)
     if samples < 1:
@@ -189,8 +189,9 @@ def generate_from_labels(model_path, labels, style=None, samples=1, tile=256, ov
     with sampling(model, enabled=not mean):  # one draw is draw 0 of K, as `cig generate` draws it
         for k in range(samples):  # one latent code per sample on every tile
             run = run_for(k)
-            with one_code_per_field(model, (seed, k)):
-                images.append(predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size))
+            with one_draw_per_field(model, (seed, k)) as field:
+                images.append(predict_tiled(counted, condition, tile, overlap, multiple, batch_size=batch_size,
+                                            on_tiles=field.place))
     natives, summary = native_images(images, manifest)
     provenance = Provenance(model=str(path.resolve()), run_id=run_id_of(path), seed=seed)
     return _layer_tuples(model_name(path), natives, summary, manifest, provenance, labels_name, not mean)

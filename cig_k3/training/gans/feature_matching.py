@@ -24,7 +24,9 @@ class FeatureMatchingGAN(Pix2PixGAN):
               + spectrum_weight * g_spec - diversity_weight * g_div [+ kl_weight * g_kl]
     - g_adv: the mean over scales of the adversarial term on each scale's logits;
     - g_fm: the mean over scales and layers of mean |D(real) - D(fake)| features (real ones
-      without gradient), lambda = 10 as in pix2pixHD;
+      without gradient), lambda = 10 as in pix2pixHD; with fm_scale > 1, each map averaged
+      over blocks of fm_scale image pixels first (`feature_matching`): the same reason as
+      l1_scale, for the discriminator's texture filters;
     - g_vgg: optional perceptual loss, mean L1 between VGG16 features of fake and target,
       from a weights file (`vgg_weights`); 0 without one;
     - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets);
@@ -56,6 +58,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
         kl_weight: weight of g_kl (SPADE: 0.05); used only with a style encoder.
         l1_scale: block size of g_l1 (1: per pixel).
         spectrum_weight: weight of g_spec (0: logged only).
+        fm_scale: block size, in image pixels, of g_fm (1: cell by cell, pix2pixHD).
 
     Reference: Wang et al., pix2pixHD, CVPR 2018, eq. 4-5; Park et al., SPADE, CVPR 2019,
     sec. 3, 4 and appendix A (hinge loss, TTUR, KL weight 0.05); Zhu et al., BicycleGAN,
@@ -66,11 +69,14 @@ class FeatureMatchingGAN(Pix2PixGAN):
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
                  vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, spectrum_weight=0.0,
-                 **kwargs):
+                 fm_scale=1, **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
         if int(l1_scale) != l1_scale or l1_scale < 1:
             raise ValueError(f"loss.extra l1_scale must be a whole number of pixels >= 1; got {l1_scale}")
         self.l1_scale = int(l1_scale)
+        if int(fm_scale) != fm_scale or fm_scale < 1:
+            raise ValueError(f"loss.extra fm_scale must be a whole number of pixels >= 1; got {fm_scale}")
+        self.fm_scale = int(fm_scale)
         if float(spectrum_weight) < 0:
             raise ValueError(f"loss.extra spectrum_weight must be >= 0; got {spectrum_weight}")
         self.spectrum_weight = float(spectrum_weight)
@@ -118,7 +124,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
         fake_outputs = self.discriminator([label, fake], training=training)
         real_outputs = self.discriminator([label, target], training=training)
         g_adv = ops.mean(ops.stack(self.adversarial_terms(fake_outputs)))
-        g_fm = feature_matching(real_outputs, fake_outputs)
+        g_fm = feature_matching(real_outputs, fake_outputs, self.fm_scale, fake.shape[1])
         g_vgg = ops.zeros((), "float32")
         if self.vgg is not None:
             fake_features, real_features = feature_list(self.vgg(fake)), feature_list(self.vgg(target))
@@ -159,7 +165,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
         return {
             **super().get_config(), "feature_matching_weight": self.feature_matching_weight,
             "vgg_weight": self.vgg_weight, "vgg_weights": self.vgg_weights, "kl_weight": self.kl_weight,
-            "l1_scale": self.l1_scale, "spectrum_weight": self.spectrum_weight,
+            "l1_scale": self.l1_scale, "spectrum_weight": self.spectrum_weight, "fm_scale": self.fm_scale,
         }
 
 

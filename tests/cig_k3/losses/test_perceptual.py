@@ -39,6 +39,22 @@ def test_feature_matching_is_mean_l1_over_layers_and_scales_without_logits():
     assert float(feature_matching(real, fake)) == pytest.approx((1 + 3 + 0.5) / 3)
 
 
+def test_feature_matching_over_blocks_matches_local_means_not_where_the_grains_lie():
+    """fm_scale: a checkerboard texture against the same texture shifted by one cell (what a
+    paired match at the first layer penalises fully) costs nothing once each map of stride s
+    is averaged over blocks of scale // s cells; a map coarser than the block is matched
+    cell by cell, and a brighter texture still costs."""
+    grain = np.indices((8, 8)).sum(axis=0) % 2  # stride 2 of a 16-px image: blocks of 4 // 2 = 2
+    real = [[grain[None, ..., None].astype("float32"), np.zeros((1, 2, 2, 1), "float32"), np.zeros((1, 1, 1, 1))]]
+    shifted = [[1.0 - real[0][0], np.full((1, 2, 2, 1), 0.5, "float32"), np.zeros((1, 1, 1, 1))]]
+    assert float(feature_matching(real, shifted)) == pytest.approx((1 + 0.5) / 2)
+    assert float(feature_matching(real, shifted, scale=4, image_size=16)) == pytest.approx((0 + 0.5) / 2)
+    brighter = [[2.0 * (1.0 - real[0][0]), shifted[0][1], shifted[0][2]]]
+    assert float(feature_matching(real, brighter, scale=4, image_size=16)) == pytest.approx((0.5 + 0.5) / 2)
+    with pytest.raises(ValueError, match="image_size"):
+        feature_matching(real, shifted, scale=4)
+
+
 def test_vgg16_weights_are_read_from_a_file(tmp_path):
     source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     path = tmp_path / "vgg16_notop.weights.h5"

@@ -64,9 +64,15 @@ def test_spectrum_l1_sees_checkerboards_and_flat_grain_not_position():
     assert spectrum(target, redrawn.astype("float16")) == pytest.approx(expected, rel=2e-2)
 
 
-def test_feature_matching_gan_takes_l1_scale_and_spectrum_weight():
-    gan = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), l1_scale=2, spectrum_weight=0.5)
+def test_feature_matching_gan_takes_l1_scale_fm_scale_and_spectrum_weight():
+    gan = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), l1_scale=2, spectrum_weight=0.5,
+                             fm_scale=8)
     assert gan.get_config()["l1_scale"] == 2 and gan.get_config()["spectrum_weight"] == 0.5
+    assert gan.get_config()["fm_scale"] == 8 and FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator(
+        "lsgan")).fm_scale == 1  # pix2pixHD's cell-by-cell match unless asked
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match="fm_scale"):
+            FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), fm_scale=bad)
     assert "g_spec" in gan.loss_names
     for bad in (0, 1.5):
         with pytest.raises(ValueError, match="l1_scale"):

@@ -58,7 +58,9 @@ class FeatureMatchingGAN(Pix2PixGAN):
         kl_weight: weight of g_kl (SPADE: 0.05); used only with a style encoder.
         l1_scale: block size of g_l1 (1: per pixel).
         spectrum_weight: weight of g_spec (0: logged only).
-        fm_scale: block size, in image pixels, of g_fm (1: cell by cell, pix2pixHD).
+        fm_scale: block size, in image pixels, of g_fm (1: cell by cell, pix2pixHD). On
+            BBBC039, 8 drew striped nuclei and scored worse (FID 33 against 25;
+            benchmarks/RESULTS.md), so no preset sets it.
 
     Reference: Wang et al., pix2pixHD, CVPR 2018, eq. 4-5; Park et al., SPADE, CVPR 2019,
     sec. 3, 4 and appendix A (hinge loss, TTUR, KL weight 0.05); Zhu et al., BicycleGAN,

@@ -17,19 +17,26 @@ def stochastic_layers(model):
 
 
 @contextlib.contextmanager
+def _assigned(layers, name, values):
+    """Each layer's attribute `name` set to its value of `values` while open, and back after."""
+    previous = [getattr(layer, name) for layer in layers]
+    for layer, value in zip(layers, values):
+        setattr(layer, name, value)
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, previous):
+            setattr(layer, name, value)
+
+
+@contextlib.contextmanager
 def sampling(model, enabled=True):
     """Keep every noise layer of `model` (MCDropout, NoiseInjection, LatentCode, StyleSample,
     CameraNoise, Specks) drawing at inference while the context is open (`enabled=False`: keep them
     all off). Yields how many layers it switched."""
     layers = stochastic_layers(model)
-    previous = [layer.sampling for layer in layers]
-    for layer in layers:
-        layer.sampling = enabled
-    try:
+    with _assigned(layers, "sampling", [enabled] * len(layers)):
         yield len(layers)
-    finally:
-        for layer, value in zip(layers, previous):
-            layer.sampling = value
 
 
 @contextlib.contextmanager
@@ -43,14 +50,8 @@ def one_code_per_field(model, seed):
     layers = [layer for layer in stochastic_layers(model) if isinstance(layer, LatentCode)]
     rng = np.random.default_rng(seed)
     codes = [rng.standard_normal(layer.latent_dim).astype("float32") for layer in layers]
-    previous = [layer.fixed_code for layer in layers]
-    for layer, code in zip(layers, codes):
-        layer.fixed_code = code
-    try:
+    with _assigned(layers, "fixed_code", codes):
         yield codes
-    finally:
-        for layer, code in zip(layers, previous):
-            layer.fixed_code = code
 
 
 class FieldNoise:
@@ -118,13 +119,6 @@ def one_draw_per_field(model, seed):
 
     layers = [layer for layer in stochastic_layers(model) if isinstance(layer, FIELD_NOISE_LAYERS)]
     field = FieldNoise(seed, layers)
-    previous = [layer.field_noise for layer in layers]
-    with one_code_per_field(model, seed) as codes:
+    with one_code_per_field(model, seed) as codes, _assigned(layers, "field_noise", [field] * len(layers)):
         field.codes = codes
-        for layer in layers:
-            layer.field_noise = field
-        try:
-            yield field
-        finally:
-            for layer, value in zip(layers, previous):
-                layer.field_noise = value
+        yield field

@@ -142,6 +142,7 @@ PRESETS["realistic-instance"]["model"]["generator_args"]["camera_noise"] = "cali
 # density and brightness measured on the train split's far background and fixed: the game drew
 # ten times too few, and drawn at the measured density post hoc they took FID 25.4 -> 22.6 and
 # C2ST 0.918 -> 0.895. Part of the model, the same 5400 steps (47 min) reached FID 23.5 and C2ST
-# 0.884, from 24.9 and 0.925 (benchmarks/RESULTS.md, ninth and tenth sessions).
+# 0.884, from 24.9 and 0.925, scored with the noise drawn per tile; per field, as tiled fields
+# are drawn since, 25.0 and 0.896 (benchmarks/RESULTS.md, ninth to eleventh sessions).
 PRESETS["realistic-instance"]["model"]["generator_args"]["specks"] = "calibrated"
 PRESETS["realistic-instance"]["optimizer"]["decay_fraction"] = 1 / 3

@@ -20,14 +20,15 @@ def tiny_preset(name, shards, out, **overrides):
     return config_from_preset(name, values)
 
 
-def fit_and_check(name, shards, out, expected_losses):
-    """train() the tiny preset; every loss finite, the run folder complete."""
+def fit_and_check(name, shards, out, expected_losses, **overrides):
+    """train() the tiny preset (with `overrides` of its config); every loss finite, the run
+    folder complete."""
     import json
     import math
 
     from cig_k3.training import train
 
-    result = train(tiny_preset(name, shards, out))
+    result = train(tiny_preset(name, shards, out, **overrides))
     history = json.loads((out / "history.json").read_text())[-1]
     assert set(expected_losses) <= set(history), sorted(history)
     assert all(math.isfinite(history[key]) for key in expected_losses)

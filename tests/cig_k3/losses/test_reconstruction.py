@@ -1,11 +1,13 @@
 """low_pass_l1: the plain L1 at scale 1; blind to texture inside the blocks, not to brightness.
-spectrum_l1: blind to where texture lies, not to a checkerboard or to grain painted flat."""
+spectrum_l1: blind to where texture lies, not to a checkerboard or to grain painted flat.
+interior_spectrum_l1: the same for the texture inside a mask, blind to everything outside it,
+to the objects' brightness and to their outlines."""
 
 import keras
 import numpy as np
 import pytest
 
-from cig_k3.losses.reconstruction import low_pass_l1, spectrum_l1
+from cig_k3.losses.reconstruction import interior_spectrum_l1, interior_texture, low_pass_l1, spectrum_l1
 from cig_k3.training.gans import FeatureMatchingGAN
 from tests.cig_k3.training.test_losses import ConstantGenerator
 from tests.cig_k3.training.test_pix2pixhd import two_scale_discriminator
@@ -79,3 +81,59 @@ def test_feature_matching_gan_takes_l1_scale_fm_scale_and_spectrum_weight():
             FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), l1_scale=bad)
     with pytest.raises(ValueError, match="spectrum_weight"):
         FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), spectrum_weight=-1)
+    assert "g_cspec" in gan.loss_names and gan.cell_spectrum_weight == 0  # logged only unless asked
+    assert FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"),
+                              cell_spectrum_weight=2).get_config()["cell_spectrum_weight"] == 2
+    with pytest.raises(ValueError, match="cell_spectrum_weight"):
+        FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), cell_spectrum_weight=-1)
+
+
+def interior(target, fake, mask):
+    return float(keras.ops.convert_to_numpy(interior_spectrum_l1(*map(keras.ops.convert_to_tensor,
+                                                                       (target, fake, mask)))))
+
+
+def test_interior_spectrum_l1_reads_the_texture_inside_the_objects_alone():
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:48, :48]
+    # Two discs (nuclei) of different brightness on a dim background, grain everywhere.
+    first, second = (y - 14) ** 2 + (x - 15) ** 2 < 11 ** 2, (y - 33) ** 2 + (x - 32) ** 2 < 12 ** 2
+    mask = np.broadcast_to((first | second)[None, :, :, None], (4, 48, 48, 1)).astype("float32")
+    smooth = (0.1 + 0.4 * first + 0.8 * second)[None, :, :, None]
+    grain = rng.standard_normal((4, 48, 48, 1)).astype("float32")
+    target = (smooth + 0.05 * grain).astype("float32")
+    assert interior(target, target, mask) == pytest.approx(0.0, abs=1e-6)
+    # The background's grain, brighter nuclei and flat edges change nothing inside the eroded
+    # objects: exactly the same term.
+    background_flat = np.where(mask > 0, target, 0.1).astype("float32")
+    brighter = (target + 0.2 * mask).astype("float32")
+    assert interior(target, background_flat, mask) == pytest.approx(0.0, abs=1e-6)
+    assert interior(target, brighter, mask) == pytest.approx(0.0, abs=1e-6)
+    # The nuclei's grain at half amplitude: a quarter of the power, log 4 at every frequency
+    # (the box blur's residual is linear); the grain redrawn costs much less.
+    weaker = (smooth + 0.05 * np.where(mask > 0, 0.5, 1.0) * grain).astype("float32")
+    assert interior(target, weaker, mask) == pytest.approx(np.log(4), rel=0.02)
+    redrawn = (smooth + 0.05 * rng.standard_normal((4, 48, 48, 1))).astype("float32")
+    assert interior(target, redrawn, mask) < 0.5 * np.log(4)
+    # The whole-crop spectrum, most of it background here, sees the weaker nuclei far less.
+    assert spectrum(target, weaker) < 0.5 * interior(target, weaker, mask)
+    # What is compared: the residual of a 7 x 7 box blur inside the mask eroded by 3 px, the
+    # 3-px border cut off.
+    texture = keras.ops.convert_to_numpy(interior_texture(keras.ops.convert_to_tensor(target),
+                                                          keras.ops.convert_to_tensor(mask)))
+    assert texture.shape == (4, 42, 42, 1)
+    from scipy import ndimage
+    eroded = ndimage.binary_erosion(mask[0, :, :, 0], np.ones((7, 7)), border_value=1)[3:-3, 3:-3]
+    residual = (target[0, :, :, 0] - ndimage.uniform_filter(target[0, :, :, 0], 7))[3:-3, 3:-3]
+    assert np.array_equal(texture[0, :, :, 0] != 0, eroded)
+    np.testing.assert_allclose(texture[0, :, :, 0][eroded], residual[eroded], atol=1e-5)
+
+
+
+def test_the_foreground_of_one_hot_and_single_channel_labels():
+    gan = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"))
+    ids = np.array([[0, 1], [2, 0]])
+    one_hot = np.eye(3, dtype="float32")[ids][None]
+    expected = (ids > 0).astype("float32")[None, :, :, None]
+    for label in (one_hot, ids[None, :, :, None].astype("float32"), {"label": one_hot, "raw": one_hot[..., :1]}):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(gan.foreground(label)), expected)

@@ -98,7 +98,7 @@ def worker(task, preset, shards, judge_shards, out, epochs, steps, crop, batch_s
 
 
 REALISM_COLUMNS = ("fid_inception", "kid_inception", "c2st_logistic", "c2st_cnn", "cell_fd", "cell_worst",
-                   "spectral_distance", "checkerboard_excess", "diversity_ratio")
+                   "object_texture_ratio", "spectral_distance", "checkerboard_excess", "diversity_ratio")
 BASELINE_ROWS = {"floor": "floor: real train vs test", "flat": "flat-mask baseline", "blurred": "blurred real (sigma 2)"}
 
 

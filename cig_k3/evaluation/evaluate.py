@@ -368,7 +368,8 @@ def _display_condition(conditions):
 
 
 HEADLINE_REALISM = ("fid_inception", "kid_inception", "c2st_logistic", "c2st_cnn", "cell_fd",
-                    "spectral_distance", "checkerboard_excess", "diversity_ratio")
+                    "object_texture_ratio", "background_texture_ratio", "spectral_distance", "checkerboard_excess",
+                    "diversity_ratio")
 
 
 def _headline(results):

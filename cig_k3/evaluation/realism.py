@@ -13,8 +13,9 @@ real images of the evaluated split (the *reference*):
 A model is realistic on a metric only where it beats both baselines and approaches the floor.
 The metrics (each in its own module): Inception FID / KID on tiles (`inception`), classifier
 two-sample tests (`c2st`), cell-level intensity and texture features (`cell_features`), the
-radially averaged power spectrum and its checkerboard peak (`spectrum`), and, for a generator
-that draws K samples per mask, the diversity ratio (`diversity`).
+radially averaged power spectrum and its checkerboard peak (`spectrum`), the texture's
+amplitude by scale inside the objects and in the far background (`texture_bands`), and, for
+a generator that draws K samples per mask, the diversity ratio (`diversity`).
 
 Example:
     reference = load_fields("data/bbbc039", "test")
@@ -247,23 +248,24 @@ class _Measure:
     """The reference's statistics, computed once and met by every candidate set."""
 
     def __init__(self, reference, options, tile, inception):
-        from cig_k3.evaluation import cell_features, spectrum
+        from cig_k3.evaluation import cell_features, spectrum, texture_bands
 
         self.options, self.tile, self.inception = options, tile, inception
         self.tiles, self.groups = _tiles(reference.images, tile, options.channel)
         self.features = inception(self.tiles)
         self.spectrum = spectrum.radial_power_spectrum(self.tiles[..., 0])
         self.checkerboard = spectrum.checkerboard_peak(self.tiles[..., 0])
-        self.cells = None
+        self.cells = self.bands = None
         if reference.instances is not None:
-            self.cells = cell_features.feature_table(
-                [image[..., options.channel] for image in reference.images], reference.instances)
+            planes = [image[..., options.channel] for image in reference.images]
+            self.cells = cell_features.feature_table(planes, reference.instances)
+            self.bands = texture_bands.amplitude_table(planes, reference.instances)
 
     def __call__(self, fields, same_fields, more=()):
         """Metrics of `fields` against the reference. `same_fields`: drawn for the reference's
         own masks, so field i of both belongs to one group and never straddles the C2ST halves.
         `more`: further image lists of the same kind (draws), averaged into the checkerboard peak."""
-        from cig_k3.evaluation import c2st, cell_features, distances, spectrum
+        from cig_k3.evaluation import c2st, cell_features, distances, spectrum, texture_bands
         from cig_k3.evaluation.inception import protocol
 
         options = self.options
@@ -295,8 +297,12 @@ class _Measure:
         result["checkerboard_peaks"] = [float(peak) for peak in peaks]
         result["checkerboard_excess"] = result["checkerboard_peak"] - self.checkerboard["peak"]
         if self.cells is not None and fields.instances is not None:
-            table = cell_features.feature_table([image[..., options.channel] for image in fields.images],
-                                                fields.instances)
+            planes = [image[..., options.channel] for image in fields.images]
+            bands = texture_bands.compare_bands(self.bands, texture_bands.amplitude_table(planes, fields.instances))
+            result["texture_bands"] = bands
+            result["object_texture_ratio"] = bands["object_texture_ratio"]
+            result["background_texture_ratio"] = bands["background_texture_ratio"]
+            table = cell_features.feature_table(planes, fields.instances)
             compared = cell_features.compare(self.cells, table)
             result["cell_features"] = compared
             result["cell_table"] = table
@@ -408,6 +414,8 @@ TABLE_ROWS = (
     ("C2ST logistic (Inception)", "c2st_logistic", "0.5"),
     ("C2ST CNN (pixels)", "c2st_cnn", "0.5"),
     ("cell-feature FD", "cell_fd", "lower"),
+    ("object texture < 3 px (x real)", "object_texture_ratio", "1"),
+    ("background texture < 3 px (x real)", "background_texture_ratio", "1"),
     ("spectral distance", "spectral_distance", "lower"),
     ("checkerboard excess (dB)", "checkerboard_excess", "<= 0"),
     ("diversity ratio", "diversity_ratio", "higher"),

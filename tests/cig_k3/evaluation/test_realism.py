@@ -120,6 +120,11 @@ def test_evaluate_images_scores_real_test_images_like_real(realism_shards, tmp_p
         assert sets[baseline]["fid_inception"] > sets["floor"]["fid_inception"]
         assert sets[baseline]["spectral_distance"] > sets["floor"]["spectral_distance"]
     assert sets["flat"]["cell_fd"] > sets["floor"]["cell_fd"]
+    # The texture by scale: the real images themselves carry all of it, the flat baseline none.
+    assert sets["generated"]["object_texture_ratio"] == pytest.approx(1.0, abs=1e-3)
+    assert sets["flat"]["object_texture_ratio"] < 0.5 * sets["floor"]["object_texture_ratio"]
+    assert sets["blurred"]["object_texture_ratio"] < 0.5 * sets["floor"]["object_texture_ratio"]
+    assert "object texture" in printed
     assert 0.0 <= sets["generated"]["c2st_cnn"] <= 1.0
     assert (out / "report.html").read_text().count("Inception FID") >= 1
     assert (out / "spectra.png").exists() and (out / "cell_features.png").exists()

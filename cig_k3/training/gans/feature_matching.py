@@ -161,8 +161,9 @@ class FeatureMatchingGAN(Pix2PixGAN):
         g_cspec = interior_spectrum_l1(target, fake, self.foreground(condition))
         g_div = self.diversity_term(inputs, fake, training)
         total = (g_adv + self.feature_matching_weight * g_fm + self.vgg_weight * g_vgg + self.l1_weight * g_l1
-                 + self.spectrum_weight * g_spec + self.cell_spectrum_weight * g_cspec
-                 - self.diversity_weight * g_div)
+                 + self.spectrum_weight * g_spec - self.diversity_weight * g_div)
+        if self.cell_spectrum_weight:
+            total = total + self.cell_spectrum_weight * g_cspec
         losses = {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_spec": g_spec, "g_cspec": g_cspec,
                   "g_div": g_div}
         if self.styled:

@@ -127,6 +127,9 @@ def test_interior_spectrum_l1_reads_the_texture_inside_the_objects_alone():
     residual = (target[0, :, :, 0] - ndimage.uniform_filter(target[0, :, :, 0], 7))[3:-3, 3:-3]
     assert np.array_equal(texture[0, :, :, 0] != 0, eroded)
     np.testing.assert_allclose(texture[0, :, :, 0][eroded], residual[eroded], atol=1e-5)
+    # Fields too small for one 4 x 4 block of interior: 0, not the mean of nothing (NaN).
+    tiny = target[:, :9, :9]
+    assert interior(tiny, tiny + 1.0, mask[:, :9, :9]) == 0.0
 
 
 

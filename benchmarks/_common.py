@@ -108,6 +108,18 @@ def publish(title, body, record=True):
         append_results(title, body, "python " + " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]))
 
 
+def save_figure(figure, path, dpi=80):
+    """Lay out `figure`, write it to `path` as a PNG (its folder made), close it, say where."""
+    from matplotlib import pyplot
+
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    pyplot.close(figure)
+    print(f"wrote {path}")
+    return path
+
+
 def crop_grid(rows, titles, path, window=128, highs=None):
     """A PNG of image crops: one row per field, one column per image, each the centre
     `window` of a (H, W, C) image in [-1, 1], shown in grey from -1 to its column's `highs`
@@ -126,6 +138,4 @@ def crop_grid(rows, titles, path, window=128, highs=None):
             axes[row, column].set_axis_off()
             if row == 0:
                 axes[row, column].set_title(titles[column], fontsize=8)
-    pyplot.tight_layout()
-    pyplot.savefig(path, dpi=90)
-    pyplot.close()
+    save_figure(pyplot.gcf(), path, dpi=90)

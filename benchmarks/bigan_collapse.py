@@ -78,9 +78,7 @@ def write_gallery(rows_of_images, path, count=8):
             axis.set_xticks([])
             axis.set_yticks([])
         axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _common.save_figure(figure, path, dpi=100)
 
 
 def train_variant(name, args):

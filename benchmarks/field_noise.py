@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 FAR = 10  # px from any object: the background beyond the nuclei's glow
 OVERLAP = 32
@@ -108,10 +110,7 @@ def main(argv=None):
         axis.imshow(np.where(ids == 0, gaussian_filter(level, 3), np.nan), cmap="magma", vmin=0.003, vmax=0.009)
         axis.set_title(f"{name}: background grain")
         axis.axis("off")
-    figure.tight_layout()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out, dpi=70)
-    print(f"wrote {args.out}")
+    _common.save_figure(figure, args.out, dpi=70)
     return 0
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 
 def gallery(generator, reference, train, path, window=128, samples=3, title=""):
@@ -53,9 +55,7 @@ def gallery(generator, reference, train, path, window=128, samples=3, title=""):
             if row == 0 or row == len(rows) - 1:
                 axis.set_title(name, fontsize=7)
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    pyplot.close(figure)
+    _common.save_figure(figure, path, dpi=80)
     return path
 
 

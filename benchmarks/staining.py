@@ -188,9 +188,7 @@ def gallery(results, shards, run_dirs, path, window=192):
             if row == 0:
                 axis.set_title(title, fontsize=6)
     figure.suptitle(f"isl_neurons test quadrant, centre {window} px of each 256-px field", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    pyplot.close(figure)
+    _common.save_figure(figure, path, dpi=80)
     return path
 
 

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 log = logging.getLogger("style_transfer")
 
@@ -136,9 +138,7 @@ def gallery(fields, generated, pairs, path, window=192, display=(-1.0, 0.3)):
                                      vmax=limits[1])
             axes[row, column].set_title(title, fontsize=8)
             axes[row, column].set_axis_off()
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    pyplot.close(figure)
+    _common.save_figure(figure, path, dpi=80)
     return path
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 
 def nucleus_crops(image, ids, count=6, side=40, seed=0):
@@ -100,10 +102,7 @@ def main(argv=None):
             axis.set_xticks([]), axis.set_yticks([])
         axis_row[0].set_ylabel(name, fontsize=7)
     figure.suptitle("test field 0: the same nuclei, each crop stretched to its own 1-99 %", fontsize=8)
-    figure.tight_layout()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out, dpi=110)
-    print(f"wrote {args.out}")
+    _common.save_figure(figure, args.out, dpi=110)
     return 0
 
 

@@ -86,6 +86,11 @@ def test_feature_matching_gan_takes_l1_scale_fm_scale_and_spectrum_weight():
                               cell_spectrum_weight=2).get_config()["cell_spectrum_weight"] == 2
     with pytest.raises(ValueError, match="cell_spectrum_weight"):
         FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), cell_spectrum_weight=-1)
+    assert "g_bspec" in gan.loss_names and gan.background_spectrum_weight == 0
+    assert FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"),
+                              background_spectrum_weight=2).get_config()["background_spectrum_weight"] == 2
+    with pytest.raises(ValueError, match="background_spectrum_weight"):
+        FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), background_spectrum_weight=-1)
 
 
 def interior(target, fake, mask):

@@ -62,18 +62,23 @@ def test_generator_reads_the_target_per_instance_and_the_discriminator_only_the_
     label, instances, target = (keras.ops.convert_to_tensor(x) for x in (label, instances, target))
     generator = InstanceUNetGenerator(3, 1, base_filters=4, depth=2, encoder_filters=4, seed=0)
     discriminator = MultiScaleDiscriminator(3, 1, base_filters=4, num_downsamples=2, num_scales=2)
-    gan = FeatureMatchingGAN(generator, discriminator, l1_weight=1.0, vgg_weight=0.0, cell_spectrum_weight=0.5)
+    gan = FeatureMatchingGAN(generator, discriminator, l1_weight=1.0, vgg_weight=0.0, cell_spectrum_weight=0.5,
+                             background_spectrum_weight=0.25)
     gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
     losses, fake = gan.generator_losses(({"label": label, "instances": instances}, target), training=False)
     expected = generator.synthesize(label, instances, generator.encode_instances(target, instances))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fake), keras.ops.convert_to_numpy(expected), atol=1e-5)
-    # The texture spectrum inside the objects reads the instance map's objects, added at its weight.
+    # The texture spectra inside the objects and in the background read the instance map's
+    # objects, each added at its weight.
     from cig_k3.losses.reconstruction import interior_spectrum_l1
     number = {name: float(keras.ops.convert_to_numpy(value)) for name, value in losses.items()}
-    cspec = float(keras.ops.convert_to_numpy(interior_spectrum_l1(target, fake, keras.ops.cast(instances > 0, "float32"))))
+    objects = keras.ops.cast(instances > 0, "float32")
+    cspec = float(keras.ops.convert_to_numpy(interior_spectrum_l1(target, fake, objects)))
+    bspec = float(keras.ops.convert_to_numpy(interior_spectrum_l1(target, fake, 1.0 - objects)))
     assert number["g_cspec"] == pytest.approx(cspec, rel=1e-5) and cspec > 0
+    assert number["g_bspec"] == pytest.approx(bspec, rel=1e-5) and bspec > 0 and bspec != pytest.approx(cspec)
     others = number["g_adv"] + 10 * number["g_fm"] + number["g_l1"]
-    assert number["g_total"] == pytest.approx(others + 0.5 * cspec, rel=1e-4)
+    assert number["g_total"] == pytest.approx(others + 0.5 * cspec + 0.25 * bspec, rel=1e-4)
     # Another target changes the fake through the encoder alone: the label is the same.
     _, other = gan.generator_losses(({"label": label, "instances": instances}, -target), training=False)
     assert np.abs(keras.ops.convert_to_numpy(other) - keras.ops.convert_to_numpy(fake)).max() > 1e-6

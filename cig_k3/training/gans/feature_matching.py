@@ -15,6 +15,20 @@ from cig_k3.training.gans.pix2pix import Pix2PixGAN
 log = logging.getLogger(__name__)
 
 
+def _whole_pixels(name, value):
+    """`value` of loss.extra `name` as a whole number of pixels >= 1, or a one-line error."""
+    if int(value) != value or value < 1:
+        raise ValueError(f"loss.extra {name} must be a whole number of pixels >= 1; got {value}")
+    return int(value)
+
+
+def _weight(name, value):
+    """`value` of loss.extra `name` as a weight >= 0, or a one-line error."""
+    if float(value) < 0:
+        raise ValueError(f"loss.extra {name} must be >= 0; got {value}")
+    return float(value)
+
+
 @keras.saving.register_keras_serializable(package="cig_k3")
 class FeatureMatchingGAN(Pix2PixGAN):
     """Pix2PixGAN for a `MultiScaleDiscriminator` (a list over scales of [features...,
@@ -89,24 +103,12 @@ class FeatureMatchingGAN(Pix2PixGAN):
                  vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, spectrum_weight=0.0,
                  fm_scale=1, cell_spectrum_weight=0.0, background_spectrum_weight=0.0, **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
-        if int(l1_scale) != l1_scale or l1_scale < 1:
-            raise ValueError(f"loss.extra l1_scale must be a whole number of pixels >= 1; got {l1_scale}")
-        self.l1_scale = int(l1_scale)
-        if int(fm_scale) != fm_scale or fm_scale < 1:
-            raise ValueError(f"loss.extra fm_scale must be a whole number of pixels >= 1; got {fm_scale}")
-        self.fm_scale = int(fm_scale)
-        if float(spectrum_weight) < 0:
-            raise ValueError(f"loss.extra spectrum_weight must be >= 0; got {spectrum_weight}")
-        self.spectrum_weight = float(spectrum_weight)
-        if float(cell_spectrum_weight) < 0:
-            raise ValueError(f"loss.extra cell_spectrum_weight must be >= 0; got {cell_spectrum_weight}")
-        self.cell_spectrum_weight = float(cell_spectrum_weight)
-        if float(background_spectrum_weight) < 0:
-            raise ValueError(f"loss.extra background_spectrum_weight must be >= 0; got {background_spectrum_weight}")
-        self.background_spectrum_weight = float(background_spectrum_weight)
-        if float(kl_weight) < 0:
-            raise ValueError(f"loss.extra kl_weight must be >= 0; got {kl_weight}")
-        self.kl_weight = float(kl_weight)
+        self.l1_scale = _whole_pixels("l1_scale", l1_scale)
+        self.fm_scale = _whole_pixels("fm_scale", fm_scale)
+        self.spectrum_weight = _weight("spectrum_weight", spectrum_weight)
+        self.cell_spectrum_weight = _weight("cell_spectrum_weight", cell_spectrum_weight)
+        self.background_spectrum_weight = _weight("background_spectrum_weight", background_spectrum_weight)
+        self.kl_weight = _weight("kl_weight", kl_weight)
         self.styled = has_style_encoder(generator)
         self.instanced = takes_instances(generator)
         if self.styled:

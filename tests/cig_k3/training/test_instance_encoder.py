@@ -24,7 +24,10 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     assert instanced["model"]["generator_args"] == {**plain["model"]["generator_args"], "encoder": "intensity",
                                                     "feature_dim": 2, "num_clusters": 10,
                                                     "camera_noise": "calibrated", "specks": "calibrated"}
-    assert instanced["loss"] == plain["loss"] and instanced["data"] == plain["data"]
+    assert instanced["loss"] == {**plain["loss"], "extra": {**plain["loss"]["extra"],
+                                                            "background_spectrum_weight": 1.0}}
+    assert plain["loss"]["extra"].get("background_spectrum_weight", 0) == 0  # a deep copy: `realistic` keeps 0
+    assert instanced["data"] == plain["data"]
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3}
 
 

@@ -96,8 +96,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
     """
 
     loss_names = ("d_loss", "d_real", "d_fake", "g_adv", "g_fm", "g_vgg", "g_l1", "g_spec", "g_cspec", "g_bspec",
-                  "g_div",
-                  "g_total")
+                  "g_div", "g_total")
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
                  vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, spectrum_weight=0.0,
@@ -182,8 +181,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
         if self.background_spectrum_weight:
             total = total + self.background_spectrum_weight * g_bspec
         losses = {"g_adv": g_adv, "g_fm": g_fm, "g_vgg": g_vgg, "g_l1": g_l1, "g_spec": g_spec, "g_cspec": g_cspec,
-                  "g_bspec": g_bspec,
-                  "g_div": g_div}
+                  "g_bspec": g_bspec, "g_div": g_div}
         if self.styled:
             # The encoder runs again on the same target: the same (mu, logvar) the generator's
             # code was drawn from (no dropout or batch statistics in the encoder).

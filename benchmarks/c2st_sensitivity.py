@@ -6,7 +6,9 @@ Gaussian blur, added white noise, a gain or a gamma on the intensity. Each set i
 `cig evaluate` scores a generator (non-overlapping tiles, Inception FID and the logistic C2ST
 cross-validated by field, the same cache of Inception features), so that a generator's C2ST
 can be read against changes one can picture: a C2ST of 0.83 is what a half-pixel blur of the
-real images scores.
+real images scores. It calls the pieces `realism_suite` is made of (tiles, cached features,
+FID, C2ST) rather than the suite itself, which would also measure cell features, spectra and
+the CNN C2ST for every set, several times the time for figures this table does not use.
 
     python benchmarks/c2st_sensitivity.py --shards data/bbbc039
     python benchmarks/c2st_sensitivity.py --shards data/bbbc039 --changes blur:0.5 noise:0.004

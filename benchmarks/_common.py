@@ -139,3 +139,29 @@ def crop_grid(rows, titles, path, window=128, highs=None):
             if row == 0:
                 axes[row, column].set_title(titles[column], fontsize=8)
     save_figure(pyplot.gcf(), path, dpi=90)
+
+
+def inception_scorer(real_images, cache, tile=128):
+    """A function scoring a set of fields against `real_images` as `cig evaluate` scores a
+    generator's draws: both cut into `tile`-px tiles, Inception features (cached under
+    `cache`), FID and the logistic C2ST cross-validated by field, a field's real and scored
+    tiles kept in one half. score(images) -> (FID, C2ST accuracy, (CI low, CI high));
+    score.tiles is the number of real tiles. The pieces of `realism_suite`, not the suite,
+    which would also measure cell features, spectra and the CNN C2ST for every set."""
+    import numpy as np
+
+    from cig_k3.evaluation import c2st
+    from cig_k3.evaluation.inception import InceptionFeatures, fid_kid_from_features, tile_images
+    from cig_k3.evaluation.realism import CachedFeatures
+
+    features = CachedFeatures(InceptionFeatures(), Path(cache))
+    tiles, groups = tile_images([np.asarray(image, np.float32)[..., :1] for image in real_images], tile)
+    real = features(tiles)
+
+    def score(images):
+        fake = features(tile_images([np.asarray(image, np.float32)[..., :1] for image in images], tile)[0])
+        result = c2st.c2st_logistic(real, fake, groups, groups, seed=0)
+        return fid_kid_from_features(real, fake, tile_size=tile)["fid"], result["accuracy"], tuple(result["ci95"])
+
+    score.tiles = len(tiles)
+    return score

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 CHANGES = ("blur:0.3", "blur:0.5", "noise:0.004", "noise:0.008", "gain:1.05", "gamma:0.9")
 
@@ -72,26 +74,16 @@ def main(argv=None):
                         metavar="KIND:AMOUNT", help=f"changes to score (default: {' '.join(CHANGES)})")
     args = parser.parse_args(argv)
 
-    from cig_k3.evaluation import c2st
-    from cig_k3.evaluation.inception import InceptionFeatures, fid_kid_from_features, tile_images
-    from cig_k3.evaluation.realism import CachedFeatures, load_fields
+    from cig_k3.evaluation.realism import load_fields
 
     reference = load_fields(args.shards, args.split)
-    features = CachedFeatures(InceptionFeatures(), Path(args.shards) / "realism_cache")
-    tiles, groups = tile_images([np.asarray(image, np.float32)[..., :1] for image in reference.images], args.tile)
-    real = features(tiles)
-    print(f"\n{args.shards} {args.split}: {len(reference)} fields, {len(tiles)} tiles of {args.tile} px; "
+    score = _common.inception_scorer(reference.images, Path(args.shards) / "realism_cache", args.tile)
+    print(f"\n{args.shards} {args.split}: {len(reference)} fields, {score.tiles} tiles of {args.tile} px; "
           "each real field against itself changed\n")
     print("| change | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
     for kind, amount in args.changes:
-        images = changed(reference.images, kind, amount)
-        tiles, _ = tile_images([image[..., :1] for image in images], args.tile)
-        fake = features(tiles)
-        fid = fid_kid_from_features(real, fake, tile_size=args.tile)["fid"]
-        # The same field ids on both sides: a field's real and changed tiles stay in one half.
-        result = c2st.c2st_logistic(real, fake, groups, groups, seed=0)
-        low, high = result["ci95"]
-        print(f"| {kind} {amount:g} | {fid:.1f} | {result['accuracy']:.3f} | {low:.3f}-{high:.3f} |", flush=True)
+        fid, accuracy, (low, high) = score(changed(reference.images, kind, amount))
+        print(f"| {kind} {amount:g} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)
     return 0
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
@@ -67,10 +69,8 @@ def main(argv=None):
     parser.add_argument("--tile", type=int, default=128, help="scoring tile side in px, as cig evaluate's")
     args = parser.parse_args(argv)
 
-    from cig_k3.evaluation import c2st
     from cig_k3.evaluation.evaluate import generate_fields
-    from cig_k3.evaluation.inception import InceptionFeatures, fid_kid_from_features, tile_images
-    from cig_k3.evaluation.realism import CachedFeatures, load_fields
+    from cig_k3.evaluation.realism import load_fields
     from cig_k3.export import load_generator
 
     run = Path(args.run)
@@ -99,18 +99,12 @@ def main(argv=None):
         values = np.quantile(np.concatenate([np.asarray(i)[..., 0].ravel() for i in images]), QUANTILES)
         print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values) + " |")
 
-    features = CachedFeatures(InceptionFeatures(), Path(args.shards) / "realism_cache")
-    real_tiles, groups = tile_images([np.asarray(i, np.float32)[..., :1] for i in reference.images], args.tile)
-    real = features(real_tiles)
-    print(f"\n{run}: {len(reference)} test fields, {len(real_tiles)} tiles of {args.tile} px\n")
+    score = _common.inception_scorer(reference.images, Path(args.shards) / "realism_cache", args.tile)
+    print(f"\n{run}: {len(reference)} test fields, {score.tiles} tiles of {args.tile} px\n")
     print("| set | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
     for name, images in sets.items():
-        fake_tiles, _ = tile_images([np.asarray(i, np.float32)[..., :1] for i in images], args.tile)
-        fake = features(fake_tiles)
-        fid = fid_kid_from_features(real, fake, tile_size=args.tile)["fid"]
-        result = c2st.c2st_logistic(real, fake, groups, groups, seed=0)
-        low, high = result["ci95"]
-        print(f"| {name} | {fid:.1f} | {result['accuracy']:.3f} | {low:.3f}-{high:.3f} |", flush=True)
+        fid, accuracy, (low, high) = score(images)
+        print(f"| {name} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)
     return 0
 
 

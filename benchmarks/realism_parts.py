@@ -14,6 +14,11 @@ real against generated (median over fields, real IQR): the high-pass standard de
 and its correlation with the right, lower, diagonal and second-right neighbours. Camera
 noise is white: neighbours do not correlate. `--statistics-only` prints these alone.
 
+`--alone` scores each part on its own, with no seams: in the real and the generated fields
+alike, every pixel outside the part is set to one constant (the real far background's
+median), so both sets keep the same masks and only the part's own pixels differ. Nuclei
+(d = 0), nuclei and rims (d <= 3), background (d > 3) and far background (d > 10).
+
 The PNG shows real | generated crops twice: in the full range, and stretched to the
 darkest 7.5 % of the range, where the background's texture shows.
 
@@ -28,6 +33,8 @@ shot (at full brightness), for each set.
 
     python benchmarks/realism_parts.py --run runs/instance_decay --shards data/bbbc039 \
         --out benchmarks/gallery/realism_parts_bbbc039.png
+    python benchmarks/realism_parts.py --run runs/instance_decay --shards data/bbbc039 \
+        --out /tmp/parts.png --alone --statistics-only   # the parts alone, no swaps
 """
 
 import argparse
@@ -61,6 +68,29 @@ def swapped(generated, real, where, sigma, coarse=False):
     if coarse:
         detail = (np.asarray(real, np.float64)[..., 0] - np.asarray(generated, np.float64)[..., 0]) - detail
     return (generated + np.where(where, detail, 0.0)[..., None]).astype(np.float32)
+
+
+ALONE = {"nuclei (d = 0)": lambda d: d == 0, f"nuclei and rims (d <= {RIM})": lambda d: d <= RIM,
+         f"background (d > {RIM})": lambda d: d > RIM, f"far background (d > {FAR})": lambda d: d > FAR}
+
+
+def alone(images, distances, keep, fill):
+    """`images` with every pixel outside `keep(d)` (d: each field's distance to the nearest
+    nucleus) set to `fill`."""
+    return [np.where(keep(d)[..., None], np.asarray(image, np.float32), np.float32(fill))
+            for image, d in zip(images, distances)]
+
+
+def scored_alone(real_images, generated, distances, cache, tile=128):
+    """{part: (FID, C2ST, (CI low, CI high))} for each part of `ALONE` alone, real and
+    generated fields filled the same way outside it (`alone`)."""
+    far = np.concatenate([np.asarray(image)[..., 0][d > FAR] for image, d in zip(real_images, distances)])
+    fill = float(np.median(far)) if far.size else -1.0
+    results = {}
+    for name, keep in ALONE.items():
+        score = _common.inception_scorer(alone(real_images, distances, keep, fill), cache, tile)
+        results[name] = score(alone(generated, distances, keep, fill))
+    return results
 
 
 def noise_statistics(image, background, sigma):
@@ -119,6 +149,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="PNG of real and generated crops")
     parser.add_argument("--sigma", type=float, default=2.0, help="Gaussian (px) whose residual is swapped")
     parser.add_argument("--statistics-only", action="store_true", help="skip the swaps' FID and C2ST")
+    parser.add_argument("--alone", action="store_true",
+                        help="score each part alone, the rest of real and generated fields set to one constant")
     parser.add_argument("--camera-read", type=float, nargs="*", default=[],
                         help="also draw with the camera noise's read level set to each of these")
     parser.add_argument("--camera", type=camera_levels, nargs="*", default=[], metavar="READ,SHOT",
@@ -175,6 +207,11 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure(reference.images, generated, args.out)
     print(f"wrote {args.out}")
+    if args.alone:
+        print(f"\n| {args.run}: part alone | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
+        for name, (fid, accuracy, (low, high)) in scored_alone(
+                reference.images, generated, distance, Path(args.shards) / "realism_cache").items():
+            print(f"| {name} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)
     if args.statistics_only:
         return 0
     sets = dict(drawn)

@@ -206,7 +206,6 @@ def main(argv=None):
         for images in drawn.values()) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure(reference.images, generated, args.out)
-    print(f"wrote {args.out}")
     if args.alone:
         print(f"\n| {args.run}: part alone | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
         for name, (fid, accuracy, (low, high)) in scored_alone(

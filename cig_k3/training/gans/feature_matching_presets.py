@@ -165,7 +165,7 @@ PRESETS["realistic-instance"]["loss"]["extra"]["background_spectrum_weight"] = 1
 PRESETS["realistic-instance"]["optimizer"]["discriminator_learning_rate"] = 0.0008
 # The L1 compares 8x8 block means, not 4x4: the drawn nuclei were flatter than real, most at the
 # scale of the whole nucleus (a nucleus's intensity spread 0.78 of real, the spread of its σ 2 px
-# blur 0.77), texture the mask cannot predict that the L1 pulled toward its mean. Seed 1, the same 5400 steps: C2ST 0.848 ->
-# 0.823, FID 18.2 -> 18.1, cell FD 3.76 -> 2.87, nuclei CV offset -0.55 -> -0.32 IQR,
+# blur 0.77), texture the mask cannot predict that the L1 pulled toward its mean. Seed 1, the
+# same 5400 steps: C2ST 0.848 -> 0.823, FID 18.2 -> 18.1, cell FD 3.76 -> 2.87, nuclei CV offset -0.55 -> -0.32 IQR,
 # checkerboard 0.388 -> 0.354 dB, diversity 1.42 -> 1.39 (eighteenth session; one seed).
 PRESETS["realistic-instance"]["loss"]["extra"]["l1_scale"] = 8

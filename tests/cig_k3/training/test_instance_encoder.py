@@ -25,8 +25,9 @@ def test_preset_is_realistic_plus_instance_intensity_features():
                                                     "feature_dim": 2, "num_clusters": 10,
                                                     "camera_noise": "calibrated", "specks": "calibrated"}
     assert instanced["loss"] == {**plain["loss"], "extra": {**plain["loss"]["extra"],
-                                                            "background_spectrum_weight": 1.0}}
+                                                            "background_spectrum_weight": 1.0, "l1_scale": 8}}
     assert plain["loss"]["extra"].get("background_spectrum_weight", 0) == 0  # a deep copy: `realistic` keeps 0
+    assert plain["loss"]["extra"]["l1_scale"] == 4  # and its L1 on 4x4 block means
     assert instanced["data"] == plain["data"]
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3,
                                       "discriminator_learning_rate": 0.0008}  # TTUR: 4x the generator's

@@ -168,4 +168,6 @@ PRESETS["realistic-instance"]["optimizer"]["discriminator_learning_rate"] = 0.00
 # blur 0.77), texture the mask cannot predict that the L1 pulled toward its mean. Seed 1, the
 # same 5400 steps: C2ST 0.848 -> 0.823, FID 18.2 -> 18.1, cell FD 3.76 -> 2.87, nuclei CV offset -0.55 -> -0.32 IQR,
 # checkerboard 0.388 -> 0.354 dB, diversity 1.42 -> 1.39 (eighteenth session; one seed).
+# 16x16 went too far: C2ST 0.854, FID 21.2; its nuclei alone scored more real, but their rims
+# gave the draws away (nineteenth session, benchmarks/RESULTS.md).
 PRESETS["realistic-instance"]["loss"]["extra"]["l1_scale"] = 8

@@ -7,7 +7,7 @@ from keras import ops
 
 from cig_k3.losses.kl import gaussian_kl
 from cig_k3.losses.perceptual import feature_list, feature_matching, vgg16_features
-from cig_k3.losses.reconstruction import interior_spectrum_l1, low_pass_l1, spectrum_l1
+from cig_k3.losses.reconstruction import interior_spectrum_l1, low_pass_l1, rim_l1, spectrum_l1
 from cig_k3.models.instance_encoder import takes_instances
 from cig_k3.models.style_encoder import has_style_encoder
 from cig_k3.training.gans.pix2pix import Pix2PixGAN
@@ -48,6 +48,9 @@ class FeatureMatchingGAN(Pix2PixGAN):
     - g_l1: logged always, added with l1_weight (0 in the pix2pixhd and spade presets);
       with l1_scale > 1, the L1 of the two images averaged over l1_scale-pixel blocks
       (`low_pass_l1`): brightness and layout, not the texture a mask cannot predict;
+      with rim_l1_scale > 0, plus the L1 on rim_l1_scale-pixel blocks over the blocks that
+      touch an object's rim, from its outermost pixel to rim_width pixels beyond (`rim_l1`;
+      objects as for g_cspec): coarse blocks inside the objects, fine ones at their edges;
     - g_spec: logged always, added with spectrum_weight: the L1 between the log 2-D power
       spectra of the fake and the real batch (`spectrum_l1`), blind to where texture lies,
       not to how much power it has at each frequency: no checkerboard peaks, no grain
@@ -83,6 +86,8 @@ class FeatureMatchingGAN(Pix2PixGAN):
         vgg_weights: path of a VGG16 `include_top=False` weights file, or None.
         kl_weight: weight of g_kl (SPADE: 0.05); used only with a style encoder.
         l1_scale: block size of g_l1 (1: per pixel).
+        rim_l1_scale: block size of g_l1 over the objects' rims (0: the rims as the rest).
+        rim_width: how far beyond an object's edge its rim reaches, in pixels.
         spectrum_weight: weight of g_spec (0: logged only).
         cell_spectrum_weight: weight of g_cspec (0: logged only).
         background_spectrum_weight: weight of g_bspec (0: logged only).
@@ -100,10 +105,13 @@ class FeatureMatchingGAN(Pix2PixGAN):
 
     def __init__(self, generator, discriminator, adversarial="lsgan", l1_weight=0.0, feature_matching_weight=10.0,
                  vgg_weight=10.0, vgg_weights=None, kl_weight=0.05, l1_scale=1, spectrum_weight=0.0,
-                 fm_scale=1, cell_spectrum_weight=0.0, background_spectrum_weight=0.0, **kwargs):
+                 fm_scale=1, cell_spectrum_weight=0.0, background_spectrum_weight=0.0, rim_l1_scale=0,
+                 rim_width=3, **kwargs):
         super().__init__(generator, discriminator, adversarial=adversarial, l1_weight=l1_weight, **kwargs)
         self.l1_scale = _whole_pixels("l1_scale", l1_scale)
         self.fm_scale = _whole_pixels("fm_scale", fm_scale)
+        self.rim_l1_scale = _whole_pixels("rim_l1_scale", rim_l1_scale) if rim_l1_scale else 0
+        self.rim_width = _whole_pixels("rim_width", rim_width)
         self.spectrum_weight = _weight("spectrum_weight", spectrum_weight)
         self.cell_spectrum_weight = _weight("cell_spectrum_weight", cell_spectrum_weight)
         self.background_spectrum_weight = _weight("background_spectrum_weight", background_spectrum_weight)
@@ -168,9 +176,11 @@ class FeatureMatchingGAN(Pix2PixGAN):
             g_vgg = ops.mean(ops.stack([
                 ops.mean(ops.abs(ops.stop_gradient(r) - f)) for r, f in zip(real_features, fake_features)
             ]))
-        g_l1 = low_pass_l1(target, fake, self.l1_scale)
-        g_spec = spectrum_l1(target, fake)
         foreground = self.foreground(condition)
+        g_l1 = low_pass_l1(target, fake, self.l1_scale)
+        if self.rim_l1_scale:
+            g_l1 = g_l1 + rim_l1(target, fake, foreground, self.rim_l1_scale, self.rim_width)
+        g_spec = spectrum_l1(target, fake)
         g_cspec = interior_spectrum_l1(target, fake, foreground)
         g_bspec = interior_spectrum_l1(target, fake, 1.0 - foreground)
         g_div = self.diversity_term(inputs, fake, training)
@@ -213,6 +223,7 @@ class FeatureMatchingGAN(Pix2PixGAN):
             "l1_scale": self.l1_scale, "spectrum_weight": self.spectrum_weight, "fm_scale": self.fm_scale,
             "cell_spectrum_weight": self.cell_spectrum_weight,
             "background_spectrum_weight": self.background_spectrum_weight,
+            "rim_l1_scale": self.rim_l1_scale, "rim_width": self.rim_width,
         }
 
 

@@ -1,13 +1,14 @@
 """low_pass_l1: the plain L1 at scale 1; blind to texture inside the blocks, not to brightness.
 spectrum_l1: blind to where texture lies, not to a checkerboard or to grain painted flat.
 interior_spectrum_l1: the same for the texture inside a mask, blind to everything outside it,
-to the objects' brightness and to their outlines."""
+to the objects' brightness and to their outlines.
+rim_l1: a block L1 at the objects' rims alone, blind to their insides and the far background."""
 
 import keras
 import numpy as np
 import pytest
 
-from cig_k3.losses.reconstruction import interior_spectrum_l1, interior_texture, low_pass_l1, spectrum_l1
+from cig_k3.losses.reconstruction import interior_spectrum_l1, interior_texture, low_pass_l1, rim_band, rim_l1, spectrum_l1
 from cig_k3.training.gans import FeatureMatchingGAN
 from tests.cig_k3.training.test_losses import ConstantGenerator
 from tests.cig_k3.training.test_pix2pixhd import two_scale_discriminator
@@ -30,6 +31,37 @@ def test_low_pass_l1_keeps_brightness_and_frees_texture():
     # A brightness offset is seen at every scale; a side not a multiple of 4 drops the remainder.
     assert value(target, target + 0.25, 4) == pytest.approx(0.25, rel=1e-5)
     assert value(target[:, :14, :14], target[:, :14, :14] - 0.5, 4) == pytest.approx(0.5, rel=1e-5)
+
+
+def rim(target, fake, mask, scale=4, width=3):
+    return float(keras.ops.convert_to_numpy(rim_l1(*map(keras.ops.convert_to_tensor, (target, fake, mask)), scale,
+                                                   width)))
+
+
+def test_rim_band_runs_from_the_outermost_pixel_to_width_beyond():
+    mask = np.zeros((1, 32, 32, 1), "float32")
+    mask[:, 10:20, 10:20] = 1
+    band = keras.ops.convert_to_numpy(rim_band(keras.ops.convert_to_tensor(mask), 3))[0, :, :, 0]
+    row = band[15]
+    assert set(np.unique(band)) == {0.0, 1.0}
+    assert list(np.flatnonzero(row)) == [7, 8, 9, 10, 19, 20, 21, 22]  # 3 px out, the edge pixel in
+    assert band[12:18, 12:18].sum() == 0 and band[:6].sum() == 0
+
+
+def test_rim_l1_sees_the_edges_not_the_insides_nor_the_far_background():
+    rng = np.random.default_rng(1)
+    mask = np.zeros((2, 32, 32, 1), "float32")
+    mask[:, 8:24, 8:24] = 1  # rim blocks: those touching rows/columns 5-8 and 23-26
+    target = rng.uniform(-1, 1, mask.shape).astype("float32")
+    inside, far, edge = (np.zeros(mask.shape, "float32") for _ in range(3))
+    inside[:, 12:20, 12:20] = 0.5  # the 4x4 blocks wholly inside, clear of the rim
+    far[:, :4, :4] = 0.5  # a corner block, 4 px and more from the object
+    edge[:, 4:8, 8:24] = 0.5  # four blocks just above the object, within its rim
+    assert rim(target, target + inside, mask) == pytest.approx(0.0, abs=1e-6)
+    assert rim(target, target + far, mask) == pytest.approx(0.0, abs=1e-6)
+    assert rim(target, target + edge, mask) == pytest.approx(0.5 * 4 / 64, rel=1e-5)  # over all 64 blocks
+    assert rim(target, target + inside + far + edge, mask) == pytest.approx(value(target, target + edge, 4), rel=1e-5)
+    assert rim(target, target + 0.25, np.zeros_like(mask)) == pytest.approx(0.0, abs=1e-6)  # no objects, no rims
 
 
 def spectrum(target, fake):
@@ -91,6 +123,12 @@ def test_feature_matching_gan_takes_l1_scale_fm_scale_and_spectrum_weight():
                               background_spectrum_weight=2).get_config()["background_spectrum_weight"] == 2
     with pytest.raises(ValueError, match="background_spectrum_weight"):
         FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), background_spectrum_weight=-1)
+    assert gan.rim_l1_scale == 0 and gan.get_config()["rim_width"] == 3  # the rims as the rest unless asked
+    rims = FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), rim_l1_scale=4, rim_width=2)
+    assert rims.get_config()["rim_l1_scale"] == 4 and rims.get_config()["rim_width"] == 2
+    for name, bad in (("rim_l1_scale", 1.5), ("rim_l1_scale", -2), ("rim_width", 0)):
+        with pytest.raises(ValueError, match=name):
+            FeatureMatchingGAN(ConstantGenerator(), two_scale_discriminator("lsgan"), **{name: bad})
 
 
 def interior(target, fake, mask):

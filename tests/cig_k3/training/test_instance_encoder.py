@@ -90,6 +90,13 @@ def test_generator_reads_the_target_per_instance_and_the_discriminator_only_the_
     assert np.abs(keras.ops.convert_to_numpy(other) - keras.ops.convert_to_numpy(fake)).max() > 1e-6
     d_losses, _ = gan.discriminator_losses(({"label": label, "instances": instances}, target), fake)
     assert all(math.isfinite(float(value)) for value in d_losses.values())
+    # With rim_l1_scale, the L1 adds the fine blocks at the instance map's objects' rims.
+    from cig_k3.losses.reconstruction import low_pass_l1, rim_l1
+    gan.l1_scale, gan.rim_l1_scale = 8, 4
+    losses, fake = gan.generator_losses(({"label": label, "instances": instances}, target), training=False)
+    coarse = float(keras.ops.convert_to_numpy(low_pass_l1(target, fake, 8)))
+    rims = float(keras.ops.convert_to_numpy(rim_l1(target, fake, objects, 4, 3)))
+    assert rims > 0 and float(keras.ops.convert_to_numpy(losses["g_l1"])) == pytest.approx(coarse + rims, rel=1e-5)
 
 
 def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_path):

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import keras
@@ -27,33 +26,72 @@ def _prepare_command(out):
             "--shard-size", "3", "--no-progress", "--out", str(out)]
 
 
+# `python -m data_prep` that SIGKILLs itself at a chosen point of its own writing: in the
+# middle of the Nth shard (after its first member), just after the Nth shard is in place, or
+# half way through the manifest. A kill at a point, not after a delay, so that every run is cut
+# short on a busy 2-core machine too (a timed kill there could land after the job had finished).
+_KILLED_AT = """
+import json, os, signal, sys, tarfile
+from data_prep import sharding
+from data_prep.cli import main
+
+what, at, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+calls = {"shard": 0, "manifest": 0}
+real = {"shard": sharding.write_shard, "manifest": sharding.write_manifest}
+real_addfile = tarfile.TarFile.addfile
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def addfile_then_die(tar, *args):  # the shard's first member is written, then the kill
+    real_addfile(tar, *args)
+    tar.fileobj.flush()
+    die()
+
+
+def dump_half_then_die(obj, handle, **options):
+    handle.write(json.dumps(obj, **options)[:40])
+    handle.flush()
+    die()
+
+
+def writer(kind):
+    def write(*args):
+        calls[kind] += 1
+        if kind == what and calls[kind] == at and when == "during":
+            tarfile.TarFile.addfile, json.dump = addfile_then_die, dump_half_then_die
+        real[kind](*args)
+        if kind == what and calls[kind] == at:
+            die()
+    return write
+
+
+sharding.write_shard, sharding.write_manifest = writer("shard"), writer("manifest")
+sys.exit(main(sys.argv[4:]))
+"""
+
+
 @pytest.mark.backend_independent
 def test_prepare_killed_five_times_then_rerun_is_byte_identical(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     subprocess.run(_prepare_command(clean), check=True, cwd=REPO, env=env, capture_output=True)
-    # Each run is killed at a seeded moment just after it made progress (a new file in the
-    # output folder: a shard, a temporary or the lock), so that reruns, which resume and
-    # so finish sooner, are still interrupted mid-way whatever the machine's speed.
-    jitters = np.random.default_rng(8).uniform(0.0, 0.05, size=5)
-    kills = 0
-    for jitter in jitters:
-        before = {p.name for p in killed.glob("*")}
-        process = subprocess.Popen(_prepare_command(killed), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            if {p.name for p in killed.glob("*")} - before:
-                time.sleep(jitter)
-                break
-            time.sleep(0.002)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        if process.returncode == -signal.SIGKILL:
-            kills += 1
-            assert not (killed / "manifest.json").exists() or output_files(killed) == output_files(clean)
-    assert kills >= 3, f"only {kills} of 5 runs were killed before they finished"
+    shards = [name for name in output_files(clean) if name.endswith(".tar")]
+    assert len(shards) >= 12
+    kills = [("shard", 3, "during"), ("shard", 1, "during"), ("shard", 7, "after"),
+             ("shard", len(shards), "after"), ("manifest", 1, "during")]
+    for what, at, when in kills:
+        command = [sys.executable, "-c", _KILLED_AT, what, str(at), when, *_prepare_command(killed)[3:]]
+        process = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=300)
+        assert process.returncode == -signal.SIGKILL, (what, at, when, process.stderr.decode()[-2000:])
+        left = output_files(killed)
+        # Nothing half-written under a final name: every shard there is the clean run's, byte
+        # for byte, and there is no manifest to point at a set that is not complete.
+        assert "manifest.json" not in left
+        finished = {name: data for name, data in left.items() if not name.startswith(".")}
+        assert finished and all(data == output_files(clean)[name] for name, data in finished.items())
     subprocess.run(_prepare_command(killed), check=True, cwd=REPO, env=env, capture_output=True)
     assert output_files(killed) == output_files(clean)
 

@@ -169,5 +169,7 @@ PRESETS["realistic-instance"]["optimizer"]["discriminator_learning_rate"] = 0.00
 # same 5400 steps: C2ST 0.848 -> 0.823, FID 18.2 -> 18.1, cell FD 3.76 -> 2.87, nuclei CV offset -0.55 -> -0.32 IQR,
 # checkerboard 0.388 -> 0.354 dB, diversity 1.42 -> 1.39 (eighteenth session; one seed).
 # 16x16 went too far: C2ST 0.854, FID 21.2; its nuclei alone scored more real, but their rims
-# gave the draws away (nineteenth session, benchmarks/RESULTS.md).
+# gave the draws away (nineteenth session, benchmarks/RESULTS.md). A fine L1 at the rims alone
+# (rim_l1_scale 4) under 16x16 or 8x8 insides was worse still: C2ST 0.870 and 0.893, FID 22.1
+# and 23.9 (twentieth session, on another machine), so rim_l1_scale stays off.
 PRESETS["realistic-instance"]["loss"]["extra"]["l1_scale"] = 8

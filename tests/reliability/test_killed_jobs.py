@@ -21,9 +21,12 @@ from tests.data_prep.conftest import output_files
 from tests.reliability.conftest import REPO, final_outputs, one_error_line, tiny_config
 
 
+def _prepare_arguments(out):
+    return ["synthetic", "--count", "48", "--size", "48", "--shard-size", "3", "--no-progress", "--out", str(out)]
+
+
 def _prepare_command(out):
-    return [sys.executable, "-m", "data_prep", "synthetic", "--count", "48", "--size", "48",
-            "--shard-size", "3", "--no-progress", "--out", str(out)]
+    return [sys.executable, "-m", "data_prep", *_prepare_arguments(out)]
 
 
 # `python -m data_prep` that SIGKILLs itself at a chosen point of its own writing: in the
@@ -78,12 +81,13 @@ def test_prepare_killed_five_times_then_rerun_is_byte_identical(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     subprocess.run(_prepare_command(clean), check=True, cwd=REPO, env=env, capture_output=True)
-    shards = [name for name in output_files(clean) if name.endswith(".tar")]
+    clean_files = output_files(clean)
+    shards = [name for name in clean_files if name.endswith(".tar")]
     assert len(shards) >= 12
     kills = [("shard", 3, "during"), ("shard", 1, "during"), ("shard", 7, "after"),
              ("shard", len(shards), "after"), ("manifest", 1, "during")]
     for what, at, when in kills:
-        command = [sys.executable, "-c", _KILLED_AT, what, str(at), when, *_prepare_command(killed)[3:]]
+        command = [sys.executable, "-c", _KILLED_AT, what, str(at), when, *_prepare_arguments(killed)]
         process = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=300)
         assert process.returncode == -signal.SIGKILL, (what, at, when, process.stderr.decode()[-2000:])
         left = output_files(killed)
@@ -91,9 +95,9 @@ def test_prepare_killed_five_times_then_rerun_is_byte_identical(tmp_path):
         # for byte, and there is no manifest to point at a set that is not complete.
         assert "manifest.json" not in left
         finished = {name: data for name, data in left.items() if not name.startswith(".")}
-        assert finished and all(data == output_files(clean)[name] for name, data in finished.items())
+        assert finished and all(data == clean_files[name] for name, data in finished.items())
     subprocess.run(_prepare_command(killed), check=True, cwd=REPO, env=env, capture_output=True)
-    assert output_files(killed) == output_files(clean)
+    assert output_files(killed) == clean_files
 
 
 def test_checkpoint_write_cut_short_keeps_the_previous_one(run_copy, small_shards, monkeypatch, capsys):

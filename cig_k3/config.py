@@ -76,6 +76,10 @@ class OptimizerConfig:
     # export draws with it (Karras et al. 2018; Yazici et al. 2019); checkpoints keep the
     # raw weights and the average both, so a resumed run continues exactly.
     generator_ema: float = 0.0
+    # Train batches over which the saved generator's batch-norm statistics are measured again,
+    # with its final (averaged) weights, when training ends (0: keep the moving averages of
+    # the last batches). `cig_k3.training.standing_statistics`; conditional GANs only.
+    standing_statistics: int = 0
 
 
 @dataclass
@@ -124,6 +128,12 @@ class TrainConfig:
             (0.0 <= self.optimizer.decay_fraction <= 1.0,
              f"optimizer.decay_fraction {self.optimizer.decay_fraction!r} (--decay-fraction): a share of the "
              "epochs in [0, 1], 0 for no decay"),
+            (self.optimizer.standing_statistics >= 0,
+             f"optimizer.standing_statistics {self.optimizer.standing_statistics!r}: a number of train batches, "
+             "0 for none"),
+            (self.optimizer.standing_statistics == 0 or self._conditional(),
+             f"optimizer.standing_statistics: the {self.model.gan!r} gan of preset {self.preset!r} does not draw "
+             "from a mask or an image; set it to 0"),
             (0.0 <= self.optimizer.generator_ema < 1.0,
              f"optimizer.generator_ema {self.optimizer.generator_ema!r}: an EMA momentum in [0, 1), 0 for none"),
             (self.model.gan != "cyclegan" or bool(self.data.shards_b),
@@ -141,6 +151,14 @@ class TrainConfig:
         """The adversarial losses the GAN class of `model.gan` trains with."""
         gan = GANS.get(self.model.gan)
         return gan.adversarial_losses if gan is not None else ADVERSARIAL_LOSSES
+
+    def _conditional(self):
+        """Whether the GAN of `model.gan` draws from a mask or an image (the pix2pix family and
+        the regression baseline), so that its generator can be fed train batches."""
+        from cig_k3.training.gans import Pix2PixGAN, RegressionBaseline
+
+        gan = GANS.get(self.model.gan)
+        return gan is not None and issubclass(gan, (Pix2PixGAN, RegressionBaseline))
 
     def to_dict(self):
         return dataclasses.asdict(self)

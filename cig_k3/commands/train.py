@@ -43,6 +43,9 @@ def add_arguments(parser):
     parser.add_argument("--generator-ema", type=float, default=None, metavar="MOMENTUM",
                         help="save a moving average of the generator's weights with this momentum "
                              "(e.g. 0.999; 0: the last weights)")
+    parser.add_argument("--standing-statistics", type=integer, default=None, metavar="BATCHES",
+                        help="measure the saved generator's batch-norm statistics again over this many "
+                             "train batches when training ends (0: keep the moving averages)")
     parser.add_argument("--sample-every", type=integer, default=None, help="steps between sample grids (0: each epoch)")
     parser.add_argument("--nan-policy", default=None, help="stop | rollback")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -77,6 +80,7 @@ def overrides_from_args(args):
         ("optimizer", "decay_epochs"): args.decay_epochs,
         ("optimizer", "decay_fraction"): args.decay_fraction,
         ("optimizer", "generator_ema"): args.generator_ema,
+        ("optimizer", "standing_statistics"): args.standing_statistics,
         ("epochs",): args.epochs,
         ("steps_per_epoch",): args.steps_per_epoch,
         ("precision",): args.precision,

@@ -357,6 +357,17 @@ def _cluster_fit(generator, config, guard):
     return [FitInstanceClusters(config.data.shards, seed=config.seed, guard=guard)]
 
 
+def _standing_statistics(config, guard):
+    """[a callback measuring the generator's batch-norm statistics again when training ends,
+    for its final weights] when `optimizer.standing_statistics` asks for it, else []."""
+    if not config.optimizer.standing_statistics:
+        return []
+    from cig_k3.training.standing_statistics import StandingStatistics
+
+    return [StandingStatistics(config.data.shards, config.data.crop, config.data.batch_size,
+                               config.optimizer.standing_statistics, seed=config.seed, guard=guard)]
+
+
 def _fit(prepared, callbacks):
     config, run_dir, resume, stream = prepared.config, prepared.run_dir, prepared.resume, prepared.stream
     validation, first_batch, channels = prepared.validation, prepared.first_batch, prepared.channels
@@ -385,9 +396,10 @@ def _fit(prepared, callbacks):
         writer = cb.HistoryWriter(run_dir) if chief else None
         checkpointer = cb.Checkpointer(run_dir, counter, guard, {"config": config.to_dict(), "channels": channels})
         clusters = _cluster_fit(gan.generator, config, guard)  # before tracking logs the generator
+        standing = _standing_statistics(config, guard)  # after the clusters: its inputs draw from them
         all_callbacks = [
             counter, cb.Throughput(config.data.batch_size), guard, *([checkpointer, writer] if chief else []),
-            grid, *clusters, *callbacks,
+            grid, *clusters, *standing, *callbacks,
         ]
         history = {}
         if initial_epoch == 0 and validation is not None:
@@ -420,6 +432,8 @@ def _fit(prepared, callbacks):
         from cig_k3.training.instance_clusters import fit_instance_clusters
 
         fit_instance_clusters(gan.generator, config.data.shards, seed=config.seed)
+    if standing and not standing[0].done:  # the same: the saved statistics are measured again
+        standing[0].run(gan.generator)
     if chief:
         # Saving builds throw-away variables (Keras' optimizer skip set); under a distribution
         # of several processes that would wait for the others, so it runs without one.

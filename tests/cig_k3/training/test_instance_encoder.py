@@ -29,6 +29,7 @@ def test_preset_is_realistic_plus_instance_intensity_features():
     assert plain["loss"]["extra"].get("background_spectrum_weight", 0) == 0  # a deep copy: `realistic` keeps 0
     assert plain["loss"]["extra"]["l1_scale"] == 4  # and its L1 on 4x4 block means
     assert instanced["data"] == plain["data"]
+    assert plain["optimizer"]["standing_statistics"] == 200  # batch norm measured again for the average
     assert instanced["optimizer"] == {**plain["optimizer"], "decay_fraction": 1 / 3,
                                       "discriminator_learning_rate": 0.0008}  # TTUR: 4x the generator's
     assert "discriminator_learning_rate" not in plain["optimizer"]  # a deep copy: `realistic` keeps equal rates
@@ -112,7 +113,8 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     out = tmp_path / "run"
     config = config_from_preset("realistic-instance", {
         "data": {"shards": str(synthetic_shards), "crop": 32, "batch_size": 2}, "model": TINY_INSTANCE,
-        "epochs": 1, "steps_per_epoch": 2, "out": str(out), "verbose": 0, "num_samples": 2})
+        "epochs": 1, "steps_per_epoch": 2, "out": str(out), "verbose": 0, "num_samples": 2,
+        "optimizer": {"standing_statistics": 2}})
     store = new_store(tmp_path / "store")
     prepared = prepare_run(config)  # as `cig train` does: the checks (and the calibration) first
     run = start_run(config, json.loads((synthetic_shards / "manifest.json").read_text()), out, tracking_uri=store)
@@ -133,6 +135,12 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))
     generator = load_generator(out / "generator.keras")
     assert type(generator).__name__ == "InstanceUNetGenerator" and generator.fitted
+    # The tracked model was logged after the batch-norm statistics were measured again.
+    from cig_k3.training.standing_statistics import batch_norm_layers
+
+    for logged_norm, saved_norm in zip(batch_norm_layers(field), batch_norm_layers(generator), strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(logged_norm.moving_variance),
+                                      keras.ops.convert_to_numpy(saved_norm.moving_variance))
     # The read and shot noise were measured on the train split before training, recorded in
     # the run's config and the tracked params, and kept through training.
     arguments = json.loads((out / "config.json").read_text())["model"]["generator_args"]

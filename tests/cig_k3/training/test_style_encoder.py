@@ -79,7 +79,8 @@ def test_realistic_style_fits_and_logs_g_kl(synthetic_shards, tmp_path):
     out = tmp_path / "run"
     config = config_from_preset("realistic-style", {
         "data": {"shards": str(synthetic_shards), "crop": 32, "batch_size": 2}, "model": TINY_STYLE,
-        "epochs": 1, "steps_per_epoch": 3, "out": str(out), "verbose": 0, "num_samples": 1})
+        "epochs": 1, "steps_per_epoch": 3, "out": str(out), "verbose": 0, "num_samples": 1,
+        "optimizer": {"standing_statistics": 2}})  # its inputs: a style from another image of the batch
     train(config)
     history = json.loads((out / "history.json").read_text())[-1]
     assert {"g_kl", "g_fm", "g_adv", "g_div", "d_loss", "val_l1"} <= set(history), sorted(history)

@@ -428,12 +428,16 @@ def _fit(prepared, callbacks):
         raise TrainingDiverged(f"training diverged: {guard.message}; {where}")
 
     generator_path = run_dir / "generator.keras"
-    if clusters and not clusters[0].done:  # resumed past its last epoch: nothing trained, nothing fitted
-        from cig_k3.training.instance_clusters import fit_instance_clusters
+    if initial_epoch >= config.epochs:  # resumed past its last epoch: fit() never ran, nor its ending
+        # What fit() does when it ends: the weight average (generator_ema) over the weights;
+        # without it generator.keras would be saved again with the checkpoint's last weights.
+        gan.optimizer.finalize_variable_values(gan.trainable_weights)
+        if clusters:
+            from cig_k3.training.instance_clusters import fit_instance_clusters
 
-        fit_instance_clusters(gan.generator, config.data.shards, seed=config.seed)
-    if standing and not standing[0].done:  # the same: the saved statistics are measured again
-        standing[0].run(gan.generator)
+            fit_instance_clusters(gan.generator, config.data.shards, seed=config.seed)
+        if standing:
+            standing[0].run(gan.generator)
     if chief:
         # Saving builds throw-away variables (Keras' optimizer skip set); under a distribution
         # of several processes that would wait for the others, so it runs without one.

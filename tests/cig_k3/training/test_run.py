@@ -147,6 +147,18 @@ def test_one_epoch_then_resume_equals_two_straight_epochs(synthetic_shards, tmp_
     assert_generator_file_holds_the_average(saved, resumed)
 
 
+def test_resumed_past_its_last_epoch_saves_the_average_again(synthetic_shards, tmp_path):
+    """A run killed after its last checkpoint, before generator.keras was written, is resumed
+    with nothing left to train: the generator it saves is still the weight average."""
+    run = tmp_path / "run"
+    config = tiny_config(synthetic_shards, run, epochs=1, optimizer={"generator_ema": 0.5})
+    train(config)
+    (run / "generator.keras").unlink()
+    result = train(config, resume=run)
+    assert result.steps_done == 3 and (run / "generator.keras").exists()
+    assert_generator_file_holds_the_average(config, run)
+
+
 def assert_generator_file_holds_the_average(config, run):
     """generator.keras = the generator optimiser's moving average in the checkpoint, which
     differs from the checkpoint's (last) weights."""

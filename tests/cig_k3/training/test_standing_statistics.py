@@ -114,8 +114,8 @@ def test_cli_flag_and_old_run_configs(synthetic_shards, tmp_path):
     assert config_from_args(build_parser().parse_args(argv)).optimizer.standing_statistics == 0  # cig: off
     given = config_from_args(build_parser().parse_args([*argv, "--standing-statistics", "7"]))
     assert given.optimizer.standing_statistics == 7
-    realistic = config_from_args(build_parser().parse_args([*argv[:-4], "--out", str(tmp_path / "r")]))
-    assert realistic.preset == "realistic-instance" and realistic.optimizer.standing_statistics == 200
+    default = config_from_args(build_parser().parse_args([*argv[:-4], "--standing-statistics", "200"]))
+    assert default.preset == "realistic-instance" and default.optimizer.standing_statistics == 200
     # A run folder written before the option existed resumes with it off.
     old = given.to_dict()
     del old["optimizer"]["standing_statistics"]

@@ -73,9 +73,9 @@ class FitInstanceClusters(keras.callbacks.Callback):
     """Fits the generator's clusters (`fit_instance_clusters`) when training ends, before the
     callbacks after it (tracking) log the generator, so that what they log can draw.
 
-    `done` says whether it ran: a run resumed past its last epoch trains nothing, and the
-    caller fits the clusters itself. Training stopped by `guard` (a `NaNGuard` that saw a
-    non-finite loss) fits nothing: the run rolls back or stops.
+    A run resumed past its last epoch trains nothing, so no callback ends it: `train()` fits
+    the clusters itself. Training stopped by `guard` (a `NaNGuard` that saw a non-finite loss)
+    fits nothing: the run rolls back or stops.
     """
 
     def __init__(self, shards, seed=0, guard=None):
@@ -83,10 +83,8 @@ class FitInstanceClusters(keras.callbacks.Callback):
         self.shards = shards
         self.seed = seed
         self.guard = guard
-        self.done = False
 
     def on_train_end(self, logs=None):
         if self.guard is not None and self.guard.message is not None:
             return
         fit_instance_clusters(self.model.generator, self.shards, seed=self.seed)
-        self.done = True

@@ -60,42 +60,36 @@ def standing_statistics(model, batches):
         200
     """
     layers = batch_norm_layers(model)
-    if not layers:
-        return 0
     momenta = [layer.momentum for layer in layers]
-    previous = [(keras.ops.convert_to_numpy(layer.moving_mean), keras.ops.convert_to_numpy(layer.moving_variance))
-                for layer in layers]
-    sums = [None] * len(layers)
+    totals = [[0.0, 0.0, 0.0] for _ in layers]  # sums of the batch means, variances, squared means
     count = 0
     try:
         for layer in layers:
             layer.momentum = 0.0  # after a call the moving statistics are that batch's own
-        for inputs in batches:
+        for inputs in batches if layers else ():
             model(inputs, training=True)
-            for index, layer in enumerate(layers):
+            for layer, sums in zip(layers, totals):
                 mean = keras.ops.convert_to_numpy(layer.moving_mean).astype(np.float64)
-                variance = keras.ops.convert_to_numpy(layer.moving_variance).astype(np.float64)
-                values = (mean, variance, np.square(mean))
-                sums[index] = values if sums[index] is None else tuple(a + b for a, b in zip(sums[index], values))
+                sums[0] += mean
+                sums[1] += keras.ops.convert_to_numpy(layer.moving_variance).astype(np.float64)
+                sums[2] += np.square(mean)
             count += 1
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
-    for layer, totals, (mean_before, variance_before) in zip(layers, sums, previous):
-        if count == 0:
-            mean, variance = mean_before, variance_before
-        else:
-            mean = totals[0] / count
-            variance = totals[1] / count + np.maximum(totals[2] / count - np.square(mean), 0.0)
-        layer.moving_mean.assign(np.asarray(mean, np.float32))
-        layer.moving_variance.assign(np.asarray(variance, np.float32))
+    for layer, (means, variances, squares) in zip(layers, totals) if count else ():
+        mean = means / count
+        layer.moving_mean.assign(mean.astype(np.float32))
+        layer.moving_variance.assign((variances / count + np.maximum(squares / count - np.square(mean), 0.0))
+                                     .astype(np.float32))
     return count
 
 
 def train_split_inputs(generator, shards, crop, batch_size, count, seed=0):
     """`count` batches of `generator`'s inputs from the train split of `shards`, fed as it is fed
-    when it draws (`cig_k3.evaluation.conditioning.generator_inputs`): random crops of `crop` px, no augmentation, the features of instance generators drawn from their
-    clusters (seeded per batch), the style of style generators from another image of the batch."""
+    when it draws (`cig_k3.evaluation.conditioning.generator_inputs`): random crops of `crop`
+    px, no augmentation, the features of instance generators drawn from their clusters (seeded
+    per batch), the style of style generators from another image of the batch."""
     from cig_k3.data import BatchStream
     from cig_k3.evaluation.conditioning import generator_inputs, takes_instances
 
@@ -116,24 +110,20 @@ class StandingStatistics(keras.callbacks.Callback):
     train batches when training ends: after fit() has written the weight average over the
     weights and after the instance clusters are fitted (the inputs draw from them), before the
     callbacks after it (tracking) log the generator. Training stopped by `guard` (a `NaNGuard`
-    that saw a non-finite loss) recomputes nothing: the run rolls back or stops.
-
-    `done` says whether it ran: a run resumed past its last epoch trains nothing, and the
-    caller calls `run()` itself.
+    that saw a non-finite loss) recomputes nothing: the run rolls back or stops. A run resumed
+    past its last epoch trains nothing, so no callback ends it: `train()` calls `run()` itself.
     """
 
     def __init__(self, shards, crop, batch_size, batches, seed=0, guard=None):
         super().__init__()
         self.shards, self.crop, self.batch_size = shards, crop, batch_size
         self.batches, self.seed, self.guard = int(batches), seed, guard
-        self.done = False
 
     def run(self, generator):
         inputs = train_split_inputs(generator, self.shards, self.crop, self.batch_size, self.batches, self.seed)
         used = standing_statistics(generator, inputs)
         log.info("standing statistics: %d batch-norm layers of the generator over %d train batches",
                  len(batch_norm_layers(generator)), used)
-        self.done = True
         return used
 
     def on_train_end(self, logs=None):

@@ -50,7 +50,8 @@ run, left = sys.argv[1], float(sys.argv[2])
 history = json.load(open(f"{run}/history.json"))
 config = json.load(open(f"{run}/config.json"))
 done = max(e["epoch"] for e in history)
-rate = min(e["images_per_second"] for e in history[-3:])  # the slowest of the last epochs
+rates = [e["images_per_second"] for e in history if "images_per_second" in e][1:]  # not the compiling first
+rate = min(rates[-3:])  # the slowest of the last epochs
 per_epoch = config["steps_per_epoch"] * config["data"]["batch_size"] / rate
 k = max(1, int((left - 90) / per_epoch))  # 90 s for the restart, the clusters and the save
 print(done, k, f"{rate:.0f}")

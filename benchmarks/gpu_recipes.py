@@ -18,7 +18,12 @@ import subprocess
 import sys
 
 # preset -> (data kind, crop, batch size, epochs, steps per epoch): about 1 GPU-hour each on
-# an H200 at the step times measured for pix2pix (benchmarks/RESULTS.md, "GPU").
+# an H200 at the step times measured for pix2pix (benchmarks/RESULTS.md, "GPU"). The
+# realistic presets are slower: `realistic-instance` at crop 256, batch 16, bf16 on JAX drew
+# 155-168 images/s on an H200 that three other runs shared (twenty-second session), so its
+# 50 x 1000 steps of 32 would take about 3 hours there. Its first 1200 steps of batch 16
+# scored FID 54 and C2ST 0.966 (the CPU default's 5400 steps of 4 at crop 128: 19.5, 0.859):
+# the recipe is only worth its full budget, which no lease has run yet.
 RECIPES = {
     "realistic": ("mask2image", 256, 32, 50, 1000),
     "realistic-style": ("mask2image", 256, 32, 50, 1000),

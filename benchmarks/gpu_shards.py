@@ -15,20 +15,20 @@ import argparse
 import io
 import json
 import random
-import tarfile
+import sys
 from pathlib import Path
 
+import numpy as np
 import tifffile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cig_k3.data.shards import iter_tar  # noqa: E402
+from data_prep.sharding import write_manifest, write_shard  # noqa: E402
 
 
 def fields(tar_path):
-    """{key: {member suffix: bytes}} of one shard, in order."""
-    out = {}
-    with tarfile.open(tar_path) as tar:
-        for member in tar.getmembers():
-            key, _, suffix = member.name.partition(".")
-            out.setdefault(key, {})[suffix] = tar.extractfile(member).read()
-    return out
+    """[(key, {member: bytes})] of one shard, in order."""
+    return [(sample.pop("__key__"), sample) for sample in iter_tar(str(tar_path))]
 
 
 def repack(members):
@@ -39,20 +39,15 @@ def repack(members):
         buffer = io.BytesIO()
         tifffile.imwrite(buffer, array, photometric="minisblack", compression="lzma", predictor=True,
                          metadata=None, **({"planarconfig": "contig"} if array.ndim == 3 else {}))
-        assert (tifffile.imread(io.BytesIO(buffer.getvalue())) == array).all()
+        if not np.array_equal(tifffile.imread(io.BytesIO(buffer.getvalue())), array):
+            raise RuntimeError(f"{suffix}: the LZMA TIFF does not read back as written")
         members[suffix] = buffer.getvalue()
     return members
 
 
-def write_shard(path, samples):
-    tmp = path.with_suffix(".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        for key, members in samples:
-            for suffix in sorted(members):
-                info = tarfile.TarInfo(f"{key}.{suffix}")
-                info.size = len(members[suffix])
-                tar.addfile(info, io.BytesIO(members[suffix]))
-    tmp.replace(path)
+def tar_bytes(members):
+    """About what a sample's members take in a tar: each with a header and padding of 1 kB."""
+    return sum(len(data) + 1024 for data in members.values())
 
 
 def main(argv=None):
@@ -65,22 +60,24 @@ def main(argv=None):
     parser.add_argument("--shard-size", type=int, default=64)
     args = parser.parse_args(argv)
     source, out = Path(args.shards), Path(args.out)
+    if not (source / "manifest.json").is_file():
+        sys.exit(f"--shards {source}: no manifest.json (a folder written by cig prepare is needed)")
     manifest = json.loads((source / "manifest.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     budget = args.mib * 2**20
     val = []
     for shard in manifest["splits"].get("val", {}).get("shards", []):
-        val += [(k, repack(m)) for k, m in fields(source / shard).items()]
+        val += [(key, repack(members)) for key, members in fields(source / shard)]
     val = val[:args.val]
-    used = sum(len(v) + 1024 * len(m) for _, m in val for v in m.values())
+    used = sum(tar_bytes(members) for _, members in val)
     train = []
     for shard in manifest["splits"]["train"]["shards"]:
-        train += list(fields(source / shard).items())
+        train += fields(source / shard)
     random.Random(args.seed).shuffle(train)
     kept = []
     for key, members in train:
         members = repack(members)
-        size = sum(len(v) + 1024 for v in members.values())  # a tar header and padding per member
+        size = tar_bytes(members)
         if used + size > budget:
             break
         kept.append((key, members))
@@ -94,10 +91,11 @@ def main(argv=None):
         manifest["splits"][split] = {"count": len(samples), "shards": names}
     manifest["splits"]["test"] = {"count": 0, "shards": []}
     manifest["subset_of"] = str(source)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    write_manifest(out, manifest)
     total = sum(p.stat().st_size for p in out.glob("*.tar"))
     print(f"{out}: {len(kept)} of {len(train)} train fields, {len(val)} val fields, {total / 2**20:.1f} MiB")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

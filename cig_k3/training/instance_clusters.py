@@ -58,7 +58,7 @@ def fit_instance_clusters(generator, shards, seed=0, max_fields=128):
         if index >= max_fields:
             break
         image, ids = _padded(np.asarray(target[0], np.float32), np.asarray(instances[0]), multiple)
-        feature_map = keras.ops.convert_to_numpy(generator.feature_map(image[None], training=False))[0]
+        feature_map = keras.ops.convert_to_numpy(generator.feature_map(image[None], ids[None], training=False))[0]
         features.append(generator.instance_features(instance_means(feature_map, ids)))
     per_field = features
     features = np.concatenate(features) if features else np.zeros((0, generator.feature_dim))

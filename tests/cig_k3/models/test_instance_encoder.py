@@ -300,3 +300,47 @@ def test_exports_refuse_it_in_one_line_before_writing(tmp_path):
     with pytest.raises(ValueError, match="bioimage.io package .* instance_unet"):
         export_bioimageio(path, tmp_path / "out" / "package.zip")
     assert not (tmp_path / "out").exists()
+
+
+def test_texture_encoder_adds_each_instance_texture_strength(tmp_path):
+    from scipy import ndimage
+
+    generator = InstanceUNetGenerator(3, 1, feature_dim=3, encoder="texture", base_filters=4, depth=2,
+                                      max_filters=8, max_instances=8, seed=0)
+    assert not generator.encoder.weights  # fixed statistics: nothing to learn
+    rng = np.random.default_rng(5)
+    # Two instances of equal mean: one with grain alone, one with strong fine texture; the
+    # background has grain too.
+    raw = np.full((1, 24, 24, 1), -0.8, "float32") + rng.normal(0, 0.01, (1, 24, 24, 1)).astype("float32")
+    ids = np.zeros((1, 24, 24), "int32")
+    ids[0, 2:10, 2:12], ids[0, 13:22, 8:20] = 2, 4
+    raw[0, 2:10, 2:12, 0] = 0.3 + rng.normal(0, 0.02, (8, 10))
+    raw[0, 13:22, 8:20, 0] = 0.3 + rng.normal(0, 0.1, (9, 12))
+    table = numpy(generator.encode_instances(raw, ids))
+    assert table.shape == (1, 8, 3)
+    # By hand: scipy's Gaussian of σ 1.5 with mirrored borders (Keras' "reflect"), over the
+    # objects alone (a normalised convolution), so that their edges are no texture.
+    foreground = (ids[0] > 0).astype("float64")
+    blur = lambda x: ndimage.gaussian_filter(x, 1.5, mode="mirror")  # noqa: E731
+    texture = raw[0, ..., 0] - blur(raw[0, ..., 0] * foreground) / np.maximum(blur(foreground), 1e-6)
+    for instance in (2, 4):
+        pixels, inside = raw[0, ..., 0][ids[0] == instance], ids[0] == instance
+        np.testing.assert_allclose(table[0, instance], [pixels.mean(), pixels.std(),
+                                                        np.sqrt((texture[inside] ** 2).mean())], atol=1e-3)
+    # The textured nucleus's texture is strong; the grainy one's is its grain alone, not its edge
+    # (0.02 grain, less what a σ 1.5 blur keeps of it).
+    assert table[0, 4, 2] > 3 * table[0, 2, 2] > 0 and table[0, 2, 2] < 0.025
+    assert not table[0, [0, 1, 3, 5, 6, 7]].any()
+    # The cluster fit's numpy path gives the same features from whole-field means.
+    feature_map = numpy(generator.feature_map(raw, ids))[0]
+    means = feature_map[ids[0] == 4].mean(axis=0)
+    np.testing.assert_allclose(generator.instance_features(means[None].astype(np.float64)), table[0, 4][None],
+                               atol=1e-5)
+    # A .keras round trip keeps the encoder kind and its features.
+    path = tmp_path / "texture.keras"
+    generator.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.encoder_kind == "texture"
+    np.testing.assert_allclose(numpy(loaded.encode_instances(raw, ids)), table, atol=1e-6)
+    with pytest.raises(ValueError, match="feature_dim=2 .* texture strength .* feature_dim 3"):
+        InstanceUNetGenerator(3, 1, feature_dim=2, encoder="texture")

@@ -160,6 +160,27 @@ def test_realistic_instance_fits_and_saves_fitted_centres(synthetic_shards, tmp_
     assert centres.shape == (10, 2) and np.abs(centres).max() > 0 and (centres[:, 1] >= 0).all()
 
 
+def test_the_texture_encoder_trains_and_fits_three_feature_centres(synthetic_shards, tmp_path):
+    from cig_k3.export import load_generator
+    from cig_k3.training import train
+
+    out = tmp_path / "run"
+    model = {**TINY_INSTANCE, "generator_args": {**TINY_INSTANCE["generator_args"], "encoder": "texture",
+                                                 "feature_dim": 3}}
+    config = config_from_preset("realistic-instance", {
+        "data": {"shards": str(synthetic_shards), "crop": 32, "batch_size": 2}, "model": model,
+        "epochs": 1, "steps_per_epoch": 2, "out": str(out), "verbose": 0, "num_samples": 2})
+    train(config)
+    generator = load_generator(out / "generator.keras")
+    assert generator.encoder_kind == "texture" and generator.fitted
+    centres = keras.ops.convert_to_numpy(generator.cluster_centres)
+    # Each centre is a (mean, standard deviation, texture RMS) of train nuclei: the synthetic
+    # nuclei carry texture, and neither spread is ever negative.
+    assert centres.shape == (10, 3) and (centres[:, 1:] >= 0).all() and centres[:, 2].max() > 0
+    history = json.loads((out / "history.json").read_text())[-1]
+    assert all(math.isfinite(history[key]) for key in ("g_total", "d_loss", "val_l1"))
+
+
 @pytest.mark.backend_independent
 def test_instance_means_by_hand_and_compacted_crop_ids():
     from cig_k3.data.pipeline import compact_instances

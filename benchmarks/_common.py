@@ -165,3 +165,12 @@ def inception_scorer(real_images, cache, tile=128):
 
     score.tiles = len(tiles)
     return score
+
+
+def print_scores(score, named_sets, first_column="set"):
+    """A Markdown table of `score` (an `inception_scorer`) over (name, fields) pairs, printed
+    row by row as each set is scored (an iterable, so sets can be made one at a time)."""
+    print(f"| {first_column} | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
+    for name, images in named_sets:
+        fid, accuracy, (low, high) = score(images)
+        print(f"| {name} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)

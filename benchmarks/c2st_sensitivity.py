@@ -80,10 +80,8 @@ def main(argv=None):
     score = _common.inception_scorer(reference.images, Path(args.shards) / "realism_cache", args.tile)
     print(f"\n{args.shards} {args.split}: {len(reference)} fields, {score.tiles} tiles of {args.tile} px; "
           "each real field against itself changed\n")
-    print("| change | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
-    for kind, amount in args.changes:
-        fid, accuracy, (low, high) = score(changed(reference.images, kind, amount))
-        print(f"| {kind} {amount:g} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)
+    _common.print_scores(score, ((f"{kind} {amount:g}", changed(reference.images, kind, amount))
+                                 for kind, amount in args.changes), first_column="change")
     return 0
 
 

@@ -101,10 +101,7 @@ def main(argv=None):
 
     score = _common.inception_scorer(reference.images, Path(args.shards) / "realism_cache", args.tile)
     print(f"\n{run}: {len(reference)} test fields, {score.tiles} tiles of {args.tile} px\n")
-    print("| set | FID | C2ST logistic | 95 % CI |\n|---|---|---|---|")
-    for name, images in sets.items():
-        fid, accuracy, (low, high) = score(images)
-        print(f"| {name} | {fid:.1f} | {accuracy:.3f} | {low:.3f}-{high:.3f} |", flush=True)
+    _common.print_scores(score, sets.items())
     return 0
 
 

@@ -1,7 +1,8 @@
 """How an instance generator's per-nucleus features should be drawn: clusters or real fields.
 
-An `InstanceUNetGenerator` (the `realistic-instance` preset) paints each nucleus's intensity
-mean and standard deviation over it before the U-Net draws. Without a real image they are
+An `InstanceUNetGenerator` (the `realistic-instance` preset) paints each nucleus's features
+(its intensity mean and standard deviation, and with the texture encoder its texture
+strength; as the generator's own encoder reads them) over it before the U-Net draws. Without a real image they are
 drawn; this scores the same trained generator, the same test masks and the same noise, with
 the features drawn four ways:
 
@@ -53,20 +54,33 @@ def nucleus_statistics(image, instances):
     return ids, intensity_statistics(instance_means(np.concatenate([image, image ** 2], axis=-1), instances))
 
 
-def feature_tables(mode, reference, train):
-    """One (1, max id + 1, 2) table per reference field drawn by `mode`, or None per field for
-    "clusters" (the generator's own draw)."""
+def nucleus_features(model, image, instances):
+    """(ids, (n, feature_dim) features of each instance of `image` (H, W, C)) as `model`'s own
+    encoder gives them when it trains and fits its clusters: mean and std for the intensity
+    encoder, and the texture's RMS too for the texture one."""
+    import keras
+
+    from cig_k3.training.instance_clusters import _padded, instance_means
+
+    ids = np.unique(instances[instances > 0])
+    padded, padded_ids = _padded(np.asarray(image, np.float32), np.asarray(instances), model.encoder.size_multiple)
+    feature_map = keras.ops.convert_to_numpy(model.feature_map(padded[None], padded_ids[None], training=False))[0]
+    return ids, np.asarray(model.instance_features(instance_means(feature_map, padded_ids)), np.float32)
+
+
+def feature_tables(mode, reference, train, model):
+    """One (1, max id + 1, feature_dim) table per reference field drawn by `mode`, or None per
+    field for "clusters" (the generator's own draw); features as `model`'s encoder reads them."""
     rng = np.random.default_rng(0)
-    per_field = [nucleus_statistics(image, ids)[1] for image, ids in zip(train.images, train.instances)]
+    if mode == "clusters":
+        return [None] * len(reference)
+    per_field = [nucleus_features(model, image, ids)[1] for image, ids in zip(train.images, train.instances)]
     per_field = [features for features in per_field if len(features)]
     pooled = np.concatenate(per_field)
     tables = []
     for image, instances in zip(reference.images, reference.instances):
-        if mode == "clusters":
-            tables.append(None)
-            continue
-        table = np.zeros((1, int(instances.max(initial=0)) + 1, 2), np.float32)
-        ids, own = nucleus_statistics(image, instances)
+        table = np.zeros((1, int(instances.max(initial=0)) + 1, model.feature_dim), np.float32)
+        ids, own = nucleus_features(model, image, instances)
         if mode == "own (oracle)":
             table[0, ids] = own
         elif mode == "train nuclei":
@@ -146,7 +160,7 @@ def main(argv=None):
     train_all = load_fields(args.shards, "train", with_conditions=False)
     count = min(len(reference), len(train_all))  # the floor's fields, as realism.load_floor picks them
     train = train_all.subset(chosen_fields(len(train_all), count)) if count < len(train_all) else train_all
-    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all), max(crop, 128))
+    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all, model), max(crop, 128))
             for mode in args.modes}
     results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),
                             cache=Path(args.shards) / "realism_cache")

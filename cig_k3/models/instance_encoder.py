@@ -157,9 +157,10 @@ class InstanceTexture(keras.layers.Layer):
     of real), and mapped rank for rank onto the real strengths post hoc they scored C2ST 0.841
     against 0.859 (`benchmarks/nucleus_swaps.py`, twenty-second session). The third feature
     lets each drawn nucleus take a texture strength that goes with its brightness, from the
-    same cluster centre. The default's config with it, seed 1, 5400 steps, scored C2ST 0.797
-    and FID 18.8 against 0.859 and 19.5 (RESULTS.md, twenty-second session); one seed, so no
-    preset uses it yet.
+    same cluster centre. The default's config with it, 5400 steps, scored C2ST 0.797 and FID
+    18.8 on seed 1 but 0.913 and 24.7 on seed 2, against the default's 0.859 and 19.5, while
+    both seeds drew the nuclei's CV and contrast at the real medians (RESULTS.md, twenty-second
+    and twenty-third sessions); no preset uses it.
 
     Example:
         >>> InstanceTexture()(keras.ops.ones((2, 32, 32, 1))).shape

@@ -157,9 +157,9 @@ class InstanceTexture(keras.layers.Layer):
     of real), and mapped rank for rank onto the real strengths post hoc they scored C2ST 0.841
     against 0.859 (`benchmarks/nucleus_swaps.py`, twenty-second session). The third feature
     lets each drawn nucleus take a texture strength that goes with its brightness, from the
-    same cluster centre. The default's config with it, 5400 steps, scored C2ST 0.797 and FID
-    18.8 on seed 1 but 0.913 and 24.7 on seed 2, against the default's 0.859 and 19.5, while
-    both seeds drew the nuclei's CV and contrast at the real medians (RESULTS.md, twenty-second
+    same cluster centre. The default's config with it, 5400 steps, scored C2ST 0.797, 0.912
+    and 0.899 on three seeds (mean 0.870), within the default's 0.859 and 0.926, while every
+    seed drew the nuclei's CV and contrast nearer the real medians (RESULTS.md, twenty-second
     and twenty-third sessions); no preset uses it.
 
     Example:

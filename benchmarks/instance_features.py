@@ -2,8 +2,8 @@
 
 An `InstanceUNetGenerator` (the `realistic-instance` preset) paints each nucleus's features
 (its intensity mean and standard deviation, and with the texture encoder its texture
-strength; as the generator's own encoder reads them) over it before the U-Net draws. Without a real image they are
-drawn; this scores the same trained generator, the same test masks and the same noise, with
+strength; as the generator's own encoder reads them) over it before the U-Net draws.
+Without a real image they are drawn; this scores the same trained generator, the same test masks and the same noise, with
 the features drawn four ways:
 
 - `clusters`: each nucleus one of the k-means centres, as often as its cluster (what `cig
@@ -68,19 +68,24 @@ def nucleus_features(model, image, instances):
     return ids, np.asarray(model.instance_features(instance_means(feature_map, padded_ids)), np.float32)
 
 
-def feature_tables(mode, reference, train, model):
+def field_features(model, fields):
+    """[(ids, features)] of every field of `fields` (`nucleus_features`), read once and shared
+    by every draw."""
+    return [nucleus_features(model, image, ids) for image, ids in zip(fields.images, fields.instances)]
+
+
+def feature_tables(mode, reference, reference_features, train_features, feature_dim):
     """One (1, max id + 1, feature_dim) table per reference field drawn by `mode`, or None per
-    field for "clusters" (the generator's own draw); features as `model`'s encoder reads them."""
+    field for "clusters" (the generator's own draw), from `field_features` of the reference
+    and the train fields."""
     rng = np.random.default_rng(0)
     if mode == "clusters":
         return [None] * len(reference)
-    per_field = [nucleus_features(model, image, ids)[1] for image, ids in zip(train.images, train.instances)]
-    per_field = [features for features in per_field if len(features)]
+    per_field = [features for _, features in train_features if len(features)]
     pooled = np.concatenate(per_field)
     tables = []
-    for image, instances in zip(reference.images, reference.instances):
-        table = np.zeros((1, int(instances.max(initial=0)) + 1, model.feature_dim), np.float32)
-        ids, own = nucleus_features(model, image, instances)
+    for instances, (ids, own) in zip(reference.instances, reference_features):
+        table = np.zeros((1, int(instances.max(initial=0)) + 1, feature_dim), np.float32)
         if mode == "own (oracle)":
             table[0, ids] = own
         elif mode == "train nuclei":
@@ -160,7 +165,11 @@ def main(argv=None):
     train_all = load_fields(args.shards, "train", with_conditions=False)
     count = min(len(reference), len(train_all))  # the floor's fields, as realism.load_floor picks them
     train = train_all.subset(chosen_fields(len(train_all), count)) if count < len(train_all) else train_all
-    sets = {mode: draw(model, reference, feature_tables(mode, reference, train_all, model), max(crop, 128))
+    needs_features = any(mode != "clusters" for mode in args.modes)
+    reference_features = field_features(model, reference) if needs_features else None
+    train_features = field_features(model, train_all) if needs_features else None
+    sets = {mode: draw(model, reference, feature_tables(mode, reference, reference_features, train_features,
+                                                        model.feature_dim), max(crop, 128))
             for mode in args.modes}
     results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),
                             cache=Path(args.shards) / "realism_cache")

@@ -8,7 +8,7 @@ from tests.benchmarks import load_script
 
 
 class Fields:
-    """The two attributes of `realism.load_fields`' result that `feature_tables` reads."""
+    """The attributes of `realism.load_fields`' result that `field_features` and `feature_tables` read."""
 
     def __init__(self, images, instances):
         self.images, self.instances = images, instances
@@ -40,7 +40,8 @@ def test_the_oracle_gives_each_nucleus_the_features_its_generator_encodes(encode
     generator = InstanceUNetGenerator(3, 1, feature_dim=dim, encoder=encoder, base_filters=4, depth=2, max_filters=8,
                                       max_instances=8, seed=0)
     reference = fields()
-    own = script.feature_tables("own (oracle)", reference, reference, generator)
+    features = script.field_features(generator, reference)
+    own = script.feature_tables("own (oracle)", reference, features, features, dim)
     for table, image, ids in zip(own, reference.images, reference.instances):
         assert table.shape == (1, 6, dim)
         encoded = np.asarray(generator.encode_instances(image[None], ids[None]))
@@ -51,7 +52,7 @@ def test_the_oracle_gives_each_nucleus_the_features_its_generator_encodes(encode
         np.testing.assert_allclose(table[0, 3:, :2], statistics, atol=1e-4)
     # Drawn from the pooled train nuclei: every row one real nucleus's features.
     pooled = np.concatenate([table[0, 3:] for table in own])
-    for table in script.feature_tables("train nuclei", reference, reference, generator):
+    for table in script.feature_tables("train nuclei", reference, features, features, dim):
         for row in table[0, 3:]:
             assert np.abs(pooled - row).max(axis=1).min() < 1e-6
-    assert script.feature_tables("clusters", reference, reference, generator) == [None, None]
+    assert script.feature_tables("clusters", reference, features, features, dim) == [None, None]

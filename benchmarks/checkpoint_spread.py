@@ -15,6 +15,13 @@ average of the weights of each `--average FIRST-LAST` epochs, exactly as `cig ev
 draws (field n with seed n, noise on), and prints the realism table (C2ST, FID, cell FD,
 worst cell feature) with the floor and the flat-mask baseline of the same split.
 
+On BBBC039 (twenty-fourth session, seeds 3 and 4 of the default preset, benchmarks/RESULTS.md)
+the answer was the second: within a run C2ST falls steadily through the decay (0.971 -> 0.911
+over epochs 12-18 of seed 4) with no swing, the last epoch is within the CI of the best, the
+mean of the last four epochs' weights scores as the last does (0.942 / 0.905 against 0.940 /
+0.911), and the seeds stay apart from the decay's start (seed 3's FID is 44 from epoch 13 on,
+seed 4's falls to 24).
+
     python benchmarks/checkpoint_spread.py train --config logs/ctrl2_config.json --seed 3 \
         --out runs/quality_ctrl_s3/realistic-instance_bbbc039 --from-epoch 10
     python benchmarks/checkpoint_spread.py score --run runs/quality_ctrl_s3/realistic-instance_bbbc039 \

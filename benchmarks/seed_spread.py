@@ -1,7 +1,7 @@
 """Configs over several seeds: is one config's realism apart from another's, beyond the seeds?
 
-One trained run is one draw. On BBBC039 two seeds of the default have scored C2ST 0.859 and
-0.926, and three of the texture encoder 0.797-0.912 (twenty-third session), wider than most
+One trained run is one draw. On BBBC039 four seeds of the default have scored C2ST 0.859-0.940,
+and three of the texture encoder 0.797-0.912 (twenty-third and twenty-fourth sessions), wider than most
 differences between configs, so a config is adopted on the runs of two seeds or more. This reads
 `cig evaluate`'s `evaluation/results.json` of each run, groups the runs by the name given
 with each, and prints per group the mean and the range over its seeds of the headline

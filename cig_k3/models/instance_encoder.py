@@ -158,7 +158,7 @@ class InstanceTexture(keras.layers.Layer):
     against 0.859 (`benchmarks/nucleus_swaps.py`, twenty-second session). The third feature
     lets each drawn nucleus take a texture strength that goes with its brightness, from the
     same cluster centre. The default's config with it, 5400 steps, scored C2ST 0.797, 0.912
-    and 0.899 on three seeds (mean 0.870), within the default's 0.859 and 0.926, while every
+    and 0.899 on three seeds (mean 0.870), within the default's four (0.859-0.940), while every
     seed drew the nuclei's CV and contrast nearer the real medians (RESULTS.md, twenty-second
     and twenty-third sessions); no preset uses it.
 

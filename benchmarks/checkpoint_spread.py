@@ -115,6 +115,8 @@ def train_main(args):
     from cig_k3.config import TrainConfig
     from cig_k3.training.run import train
 
+    if not Path(args.config).is_file():
+        raise SystemExit(f"--config {args.config}: no such file (a cig train config JSON, e.g. a run's config.json)")
     values = json.loads(Path(args.config).read_text())
     values.update(seed=args.seed, out=args.out)
     config = TrainConfig.from_dict(values)
@@ -127,8 +129,8 @@ def score_main(args):
     from cig_k3.export import load_generator
 
     run = Path(args.run)
-    crop = json.loads((run / "config.json").read_text())["data"]["crop"]
     found = snapshots(run)
+    crop = json.loads((run / "config.json").read_text())["data"]["crop"]
     weights = {f"epoch {epoch}": dict(np.load(path)) for epoch, path in found.items()}
     for text in args.average:
         first, last = parse_range(text)

@@ -51,4 +51,6 @@ def test_bad_ranges_and_runs_without_snapshots_are_refused(tmp_path):
         with pytest.raises(SystemExit, match=f"--average '{bad}'"):
             script.parse_range(bad)
     with pytest.raises(SystemExit, match=f"{tmp_path}: no snapshots"):
-        script.snapshots(tmp_path)
+        script.main(["score", "--run", str(tmp_path), "--shards", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--config .*missing.json: no such file"):
+        script.main(["train", "--config", str(tmp_path / "missing.json"), "--seed", "1", "--out", str(tmp_path / "r")])

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RAW = "raw:"  # the prefix of the raw (not averaged) weights kept beside the average
 
@@ -95,15 +96,6 @@ def with_weights(model, values):
     return model
 
 
-def draw_fields(model, reference, crop):
-    """`reference`'s masks drawn by the instance generator `model` as `cig evaluate` draws them:
-    field n with seed n, noise on, tiles of max(crop, 128) px."""
-    from cig_k3.inference.instances import generate_with_instances
-
-    return [generate_with_instances(model, condition, instances, max(crop, 128), 32, seed=index, sample=True)[0]
-            for index, (condition, instances) in enumerate(zip(reference.conditions, reference.instances))]
-
-
 def parse_range(text):
     match = re.fullmatch(r"(\d+)-(\d+)", text)
     if not match or int(match.group(1)) > int(match.group(2)):
@@ -125,6 +117,8 @@ def train_main(args):
 
 
 def score_main(args):
+    from instance_features import draw
+
     from cig_k3.evaluation.realism import RealismOptions, chosen_fields, load_fields, realism_suite
     from cig_k3.export import load_generator
 
@@ -149,7 +143,7 @@ def score_main(args):
         sets = {}
         for name, values in weights.items():
             with_weights(model, {key: value for key, value in values.items() if not key.startswith(RAW)})
-            sets[name] = draw_fields(model, reference, crop)
+            sets[name] = draw(model, reference, None, max(crop, 128))
         results = realism_suite(reference, sets, train=train, options=RealismOptions(cnn_steps=0),
                                 cache=Path(args.shards) / "realism_cache")
         print(f"\n{run}, {split} split ({len(reference)} fields)\n"

@@ -100,9 +100,11 @@ def feature_tables(mode, reference, reference_features, train_features, feature_
 
 
 def draw(model, reference, tables, tile):
-    """Field n drawn as `cig evaluate` draws it (seed n, noise on), with its `tables[n]`."""
+    """Field n drawn as `cig evaluate` draws it (seed n, noise on), with its `tables[n]` (None:
+    the generator's own cluster draw, as `cig evaluate`'s)."""
     from cig_k3.inference.instances import generate_with_instances
 
+    tables = [None] * len(reference) if tables is None else tables
     return [generate_with_instances(model, condition, instances, tile, 32, seed=index, sample=True,
                                     features=table)[0]
             for index, (condition, instances, table) in enumerate(zip(reference.conditions, reference.instances,

@@ -8,7 +8,9 @@ each one-pixel band of distance from its edge (1, 2, ... `--depth` px; scipy's e
 Euclidean distance transform), less the nucleus's mean, over its standard deviation. It
 prints, per set (the real test fields and each run's draws of their masks, drawn as `cig
 evaluate` draws), the mean profile and its "wiggle": the mean absolute second difference of
-each nucleus's profile, in nucleus standard deviations, which rings raise.
+each nucleus's profile, in nucleus standard deviations, which rings raise; with the floor
+(as many real train fields) and the flat-mask baseline beside them, as `realism_suite` makes
+them (on BBBC039: real test 0.128, floor 0.119, flat 0.192).
 
     python benchmarks/radial_profile.py --shards data/bbbc039 \
         --run s3=runs/quality_ctrl_s3/realistic-instance_bbbc039 --run s4=runs/quality_ctrl_s4/realistic-instance_bbbc039
@@ -34,14 +36,18 @@ def radial_profiles(images, instances, depth=14, channel=0):
     rows = []
     for image, ids in zip(images, instances):
         plane = np.asarray(image, np.float64)[..., channel]
-        for index in np.unique(ids[ids > 0]):
-            inside = ids == index
+        # Each nucleus's distance transform over its own box, one pixel wider (its edge), not the field.
+        for index, box in enumerate(ndimage.find_objects(np.asarray(ids)), start=1):
+            if box is None:
+                continue
+            box = tuple(slice(max(part.start - 1, 0), part.stop + 1) for part in box)
+            inside = ids[box] == index
             distance = ndimage.distance_transform_edt(inside)
             if distance.max() <= depth:
                 continue
-            values = plane[inside]
+            values = plane[box][inside]
             scale = values.std() or 1.0
-            rows.append([(plane[(distance > k) & (distance <= k + 1)].mean() - values.mean()) / scale
+            rows.append([(plane[box][(distance > k) & (distance <= k + 1)].mean() - values.mean()) / scale
                          for k in range(depth)])
     return np.asarray(rows, np.float64).reshape(-1, depth)
 
@@ -70,19 +76,23 @@ def main(argv=None):
         runs.append((name, Path(run)))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from checkpoint_spread import draw_fields
+    from instance_features import draw
 
-    from cig_k3.evaluation.realism import load_fields
+    from cig_k3.evaluation.realism import baselines, load_fields
     from cig_k3.export import load_generator
 
     reference = load_fields(args.shards, "test")
+    train = load_fields(args.shards, "train", with_conditions=False)
+    floor_and_flat = baselines(reference, train)  # as realism_suite's: as many train fields, the mask painted flat
     sets = {"real test": radial_profiles(reference.images, reference.instances, args.depth)}
+    for name, key in (("floor: real train", "floor"), ("flat-mask baseline", "flat")):
+        sets[name] = radial_profiles(floor_and_flat[key].images, floor_and_flat[key].instances, args.depth)
     for name, run in runs:
         model = load_generator(run)
         if not getattr(model, "takes_instances", False):
             raise SystemExit(f"--run {name}={run}: not an instance generator")
         crop = json.loads((run / "config.json").read_text())["data"]["crop"]
-        sets[name] = radial_profiles(draw_fields(model, reference, crop), reference.instances, args.depth)
+        sets[name] = radial_profiles(draw(model, reference, None, max(crop, 128)), reference.instances, args.depth)
     print(f"\n| set | nuclei | wiggle | mean profile at 1..{args.depth} px from the edge (nucleus std) |\n"
           "|---|---|---|---|")
     for name, profiles in sets.items():

@@ -40,3 +40,25 @@ def test_a_malformed_or_missing_run_is_refused(tmp_path):
         script.main(["--shards", str(tmp_path), "--run", "run"])
     with pytest.raises(SystemExit, match="holds no config.json"):
         script.main(["--shards", str(tmp_path), "--run", f"a={tmp_path}"])
+
+
+def test_the_texture_gap_tells_a_painted_nucleus_from_a_grainy_one():
+    from scipy import ndimage
+
+    script = load_script("radial_profile")
+    rng = np.random.default_rng(0)
+    ids = np.zeros((64, 64), np.int32)
+    ids[8:56, 8:56] = 1
+    grain = ndimage.gaussian_filter(rng.normal(size=(64, 64)), 1.5)
+    real = [(-0.9 + 0.8 * (ids > 0) + 0.1 * grain / grain.std())[..., None].astype(np.float32)]
+    redrawn = ndimage.gaussian_filter(rng.normal(size=(64, 64)), 1.5)
+    same = [(-0.9 + 0.8 * (ids > 0) + 0.1 * redrawn / redrawn.std())[..., None].astype(np.float32)]
+    painted = [(-0.9 + 0.8 * (ids > 0)).astype(np.float32)[..., None]]
+    statistics = {region: script.field_grams(real, [ids], region) for region in ("nuclei", "background")}
+    assert script.texture_gap(statistics, real, [ids]) == {"nuclei": 0.0, "background": 0.0}
+    grainy, flat = script.texture_gap(statistics, same, [ids]), script.texture_gap(statistics, painted, [ids])
+    assert flat["nuclei"] > 0.9 and flat["nuclei"] > 3 * grainy["nuclei"]
+    # Blind to brightness (zero-mean filters), and to what lies outside the region.
+    brighter = [real[0] + 0.3 * (ids > 0)[..., None]]
+    assert script.texture_gap(statistics, brighter, [ids])["nuclei"] == pytest.approx(0.0, abs=1e-5)
+    assert script.texture_gap(statistics, brighter, [ids])["background"] == pytest.approx(0.0, abs=1e-5)

@@ -17,8 +17,10 @@ fields', inside the nuclei and over the background. They are the Gram matrices o
 random network's rectified filters over 3 to 18 px (the texture descriptor of Gatys et al.
 2015, with random filters as Ustyuzhaninov et al. 2017 found enough; nothing trained can be
 loaded here), pooled over all fields, and the gap is their relative L1, averaged over layers
-(BBBC039: floor 0.088 / 0.119, flat-mask baseline 0.922 / 0.578). The profile sees only what changes with the distance
-from the edge; the gap also sees the chromatin's blobs and grain, which a flat painting lacks.
+(BBBC039: floor 0.088 / 0.119, flat-mask baseline 0.922 / 0.578). The profile sees only
+what changes with the distance from the edge; the gap also sees the chromatin's blobs and
+grain, which a flat painting lacks. Neither ranks runs as C2ST does (RESULTS.md, twenty-fifth
+session): each names one gap among several.
 
     python benchmarks/radial_profile.py --shards data/bbbc039 \
         --run s3=runs/quality_ctrl_s3/realistic-instance_bbbc039 --run s4=runs/quality_ctrl_s4/realistic-instance_bbbc039

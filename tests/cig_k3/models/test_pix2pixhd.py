@@ -51,10 +51,13 @@ def test_image_head_sees_what_instance_norm_divides_away(tmp_path):
 
 
 def test_spatial_moments():
+    """Log standard deviation, then the mean in standard deviations; scaling the map shifts
+    the first by the log of the factor and leaves the second."""
     x = np.random.default_rng(1).normal(0.3, 2.0, (2, 16, 16, 3)).astype("float32")
     moments = keras.ops.convert_to_numpy(SpatialMoments()(x))
-    np.testing.assert_allclose(moments[:, :3], x.mean(axis=(1, 2)), rtol=1e-4, atol=1e-5)
-    # the standard deviation, less the offset of its epsilon (1e-6): 0 on a constant channel
-    np.testing.assert_allclose(moments[:, 3:], np.sqrt(x.var(axis=(1, 2)) + 1e-6) - 1e-3, rtol=1e-5)
-    constant = keras.ops.convert_to_numpy(SpatialMoments()(np.full((1, 4, 4, 2), 0.7, "float32")))
-    np.testing.assert_allclose(constant, [[0.7, 0.7, 0.0, 0.0]], atol=1e-6)
+    variance = x.var(axis=(1, 2)) + 1e-6
+    np.testing.assert_allclose(moments[:, :3], 0.5 * np.log(variance), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(moments[:, 3:], x.mean(axis=(1, 2)) / np.sqrt(variance), rtol=1e-4, atol=1e-5)
+    scaled = keras.ops.convert_to_numpy(SpatialMoments()(10 * x))
+    np.testing.assert_allclose(scaled[:, :3] - moments[:, :3], np.log(10), rtol=1e-4)
+    np.testing.assert_allclose(scaled[:, 3:], moments[:, 3:], rtol=1e-4, atol=1e-5)

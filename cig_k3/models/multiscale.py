@@ -72,6 +72,12 @@ class MultiScaleDiscriminator(keras.Model):
             # -5), and one Adam step on weights that large inputs meet moved the logit by
             # several units (the loss sat at 0.34-0.36 instead of 0.25 without it).
             pooled = keras.layers.LayerNormalization(name="image_pooled_norm", dtype="float32")(pooled)
+            # ProGAN's equalised learning rate for this one layer: inputs scaled by 1/sqrt(fan-in),
+            # so that an Adam step moves the logit as little as a patch logit's. One logit per
+            # image sees 4 samples a step, not a map of patches; unscaled, with the inputs
+            # normalised, the loss still jumped to 0.6 by epoch 5.
+            pooled = keras.layers.Rescaling(1.0 / pooled.shape[-1] ** 0.5, name="image_pooled_scale",
+                                            dtype="float32")(pooled)
             logits = keras.layers.Dense(1, dtype=HEAD_DTYPE, name="image_logits_dense")(pooled)
             outputs.append([keras.layers.Reshape((1, 1, 1), dtype="float32", name="image_logits")(logits)])
         super().__init__(inputs=[condition, image], outputs=outputs, **kwargs)

@@ -36,15 +36,13 @@ def activation(kind, name=None):
 
 def conv_block(
     x, filters, kernel_size=3, strides=1, norm="batch", dropout=0.0, act="relu", transpose=False,
-    dilation_rate=1, seed=None, name="block", taps=None,
+    dilation_rate=1, seed=None, name="block",
 ):
     """Conv (or transposed conv) - norm - [MCDropout] - activation.
 
     This is the MixLC note's "block" (conv, batch norm, dropout, ReLU). Dropout is an
     `MCDropout`, so it can stay on at inference as the generator's noise source. The
     convolution has no bias when a normalisation follows it (the norm's offset replaces it).
-    With a list `taps`, the convolution's output, before the normalisation, is appended to it
-    (the multi-scale discriminator's image-level head reads what instance norm divides away).
     """
     # phase_conv's layers are Keras' own (same variables and saved layout); on JAX their 4x4
     # stride-2 case runs as stride-1 convolutions, avoiding XLA:CPU's input-dilated ones.
@@ -53,8 +51,6 @@ def conv_block(
         filters, kernel_size, strides=strides, padding="same", dilation_rate=dilation_rate,
         use_bias=(norm == "none"), name=f"{name}_conv",
     )(x)
-    if taps is not None:
-        taps.append(x)
     x = normalization(norm, name=f"{name}_norm")(x)
     if dropout:
         x = MCDropout(dropout, seed=seed, name=f"{name}_dropout")(x)

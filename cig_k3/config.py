@@ -71,6 +71,9 @@ class OptimizerConfig:
     # The same, over the last `decay_fraction` of the epochs (0..1), whatever their number,
     # for presets; `decay_epochs`, when set, wins.
     decay_fraction: float = 0.0
+    # Whether the discriminator's rate decays with the generator's (pix2pix: both). False keeps
+    # it constant to the end, so the discriminators go on learning while the generator anneals.
+    decay_discriminator: bool = True
     # Momentum of an exponential moving average of the generator's weights (0: none). The
     # average is what training saves as generator.keras, so every sample, evaluation and
     # export draws with it (Karras et al. 2018; Yazici et al. 2019); checkpoints keep the
@@ -128,6 +131,9 @@ class TrainConfig:
             (0.0 <= self.optimizer.decay_fraction <= 1.0,
              f"optimizer.decay_fraction {self.optimizer.decay_fraction!r} (--decay-fraction): a share of the "
              "epochs in [0, 1], 0 for no decay"),
+            (isinstance(self.optimizer.decay_discriminator, bool),
+             f"optimizer.decay_discriminator {self.optimizer.decay_discriminator!r}: true or false "
+             "(--keep-discriminator-rate sets false)"),
             (self.optimizer.standing_statistics >= 0,
              f"optimizer.standing_statistics {self.optimizer.standing_statistics!r}: a number of train batches, "
              "0 for none"),

@@ -40,6 +40,8 @@ def add_arguments(parser):
     parser.add_argument("--decay-epochs", type=integer, default=None, help="pix2pix linear decay over the last N epochs")
     parser.add_argument("--decay-fraction", type=float, default=None, metavar="SHARE",
                         help="the same decay over the last SHARE of the epochs (e.g. 0.33; --decay-epochs wins)")
+    parser.add_argument("--keep-discriminator-rate", action="store_true", default=None,
+                        help="decay the generator's learning rate alone; the discriminator's stays constant")
     parser.add_argument("--generator-ema", type=float, default=None, metavar="MOMENTUM",
                         help="save a moving average of the generator's weights with this momentum "
                              "(e.g. 0.999; 0: the last weights)")
@@ -79,6 +81,7 @@ def overrides_from_args(args):
         ("optimizer", "discriminator_learning_rate"): args.d_lr,
         ("optimizer", "decay_epochs"): args.decay_epochs,
         ("optimizer", "decay_fraction"): args.decay_fraction,
+        ("optimizer", "decay_discriminator"): False if args.keep_discriminator_rate else None,
         ("optimizer", "generator_ema"): args.generator_ema,
         ("optimizer", "standing_statistics"): args.standing_statistics,
         ("epochs",): args.epochs,

@@ -111,9 +111,9 @@ def make_optimizers(config, learning_rate_scale=1.0):
     decay_epochs = opt.decay_epochs or round(opt.decay_fraction * config.epochs)
     decay = decay_epochs * config.steps_per_epoch
 
-    def adam(learning_rate, ema=0.0):
+    def adam(learning_rate, ema=0.0, decays=True):
         learning_rate *= learning_rate_scale
-        if decay:
+        if decay and decays:
             learning_rate = LinearDecay(learning_rate, total - decay, decay)
         # Keras' own weight average: updated in every apply, written over the weights when
         # fit() ends (GANOptimizer.finalize_variable_values).
@@ -123,7 +123,8 @@ def make_optimizers(config, learning_rate_scale=1.0):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
-    return adam(opt.generator_learning_rate, opt.generator_ema), adam(opt.discriminator_learning_rate)
+    return (adam(opt.generator_learning_rate, opt.generator_ema),
+            adam(opt.discriminator_learning_rate, decays=opt.decay_discriminator))
 
 
 def jit_setting(mode):

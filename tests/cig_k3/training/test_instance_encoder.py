@@ -55,6 +55,37 @@ def test_learning_rates_decay_over_the_last_share_of_the_epochs(overrides, decay
         assert at((decay_start + 5400) / 2) == pytest.approx(base / 2) and at(5400) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_keeping_the_discriminator_rate_decays_the_generator_alone():
+    from cig_k3.training.run import make_optimizers
+
+    config = config_from_preset("realistic-instance", {"epochs": 18, "steps_per_epoch": 300,
+                                                       "optimizer": {"decay_discriminator": False}})
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
+    at = lambda step: float(keras.ops.convert_to_numpy(generator_optimizer._learning_rate(step)))  # noqa: E731
+    assert at(12 * 300) == pytest.approx(2e-4) and at(5400) == pytest.approx(0.0, abs=1e-12)
+    assert float(keras.ops.convert_to_numpy(discriminator_optimizer.learning_rate)) == pytest.approx(8e-4)
+
+
+@pytest.mark.backend_independent
+def test_keep_discriminator_rate_flag_and_old_run_configs(tmp_path):
+    from cig_k3.cli import build_parser
+    from cig_k3.commands.train import config_from_args
+    from cig_k3.config import TrainConfig
+
+    argv = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
+    assert config_from_args(build_parser().parse_args(argv)).optimizer.decay_discriminator is True
+    kept = config_from_args(build_parser().parse_args([*argv, "--keep-discriminator-rate"]))
+    assert kept.optimizer.decay_discriminator is False
+    old = kept.to_dict()  # a run folder written before the option existed resumes with both decaying
+    del old["optimizer"]["decay_discriminator"]
+    assert TrainConfig.from_dict(old).optimizer.decay_discriminator is True
+
+
+def test_decay_discriminator_must_be_a_boolean():
+    with pytest.raises(ValueError, match="decay_discriminator 'no': true or false"):
+        config_from_preset("realistic-instance", {"optimizer": {"decay_discriminator": "no"}}).validate()
+
+
 def test_decay_fraction_outside_zero_to_one_is_refused_in_one_line():
     with pytest.raises(ValueError, match="decay_fraction 1.5 .*--decay-fraction"):
         config_from_preset("realistic-instance", {"optimizer": {"decay_fraction": 1.5}}).validate()

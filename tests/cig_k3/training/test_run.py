@@ -147,6 +147,45 @@ def test_one_epoch_then_resume_equals_two_straight_epochs(synthetic_shards, tmp_
     assert_generator_file_holds_the_average(saved, resumed)
 
 
+@pytest.mark.backend_independent
+def test_a_constant_rate_run_resumes_into_a_decay(synthetic_shards, tmp_path):
+    """A run trained at a constant rate, whose optimisers hold their rates as variables, is
+    resumed with a decay (`--decay-epochs`, the discriminator's rate kept) whose optimisers
+    hold none: every other optimiser variable carries over, from a checkpoint that names
+    them and from an older one that does not."""
+    from cig_k3.training.checkpoint import load_checkpoint
+    from cig_k3.training.run import build_gan, make_optimizers
+
+    run = tmp_path / "run"
+    train(tiny_config(synthetic_shards, run, epochs=1))
+    with np.load(run / "checkpoint.npz", allow_pickle=False) as data:
+        stored = {key: data[key] for key in data.files}
+    names = json.loads(str(stored["header"]))["optimizer_names"]
+    assert names.count("learning_rate") == 2  # one per optimiser, at a constant rate
+    kept = [stored[f"optimizer_{i:05d}"] for i, name in enumerate(names) if name != "learning_rate"]
+
+    decaying = tiny_config(synthetic_shards, run, epochs=2,
+                           optimizer={"decay_epochs": 1, "decay_discriminator": False})
+    for header_names in (True, False):
+        if not header_names:  # as written before the header named the optimiser's variables
+            header = json.loads(str(stored["header"]))
+            del header["optimizer_names"]
+            np.savez(run / "checkpoint.npz", **{**stored, "header": np.array(json.dumps(header))})
+        gan = build_gan(decaying, 3, 1)
+        gan.compile(*make_optimizers(decaying))
+        load_checkpoint(gan, run)
+        rates = [v for v in gan.optimizer.variables if v.name == "learning_rate"]
+        assert len(rates) == 1  # the discriminator's, kept constant; the generator's is a schedule
+        loaded = [keras.ops.convert_to_numpy(v.value) for v in gan.optimizer.variables if v.name != "learning_rate"]
+        assert len(loaded) == len(kept) == len(names) - 2
+        for value, expected in zip(loaded, kept):
+            np.testing.assert_array_equal(value, expected)
+
+    result = train(decaying, resume=run)
+    assert result.steps_done == 6 and read_header(run)["epoch"] == 2
+    assert read_header(run)["optimizer_names"].count("learning_rate") == 1
+
+
 def test_resumed_past_its_last_epoch_saves_the_average_again(synthetic_shards, tmp_path):
     """A run killed after its last checkpoint, before generator.keras was written, is resumed
     with nothing left to train: the generator it saves is still the weight average."""
